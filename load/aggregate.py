@@ -1,0 +1,169 @@
+"""Recompute (kommunkod, year) partitions of `followup_aggregate` and `source_quality` in the warehouse.
+
+Counting is set-based SQL (GROUP BY in DuckDB or PostgreSQL); turning counts into the contract's rows
+(zeros, ALL, year-to-date) is the pure `transform.followup.finalize`. Each partition is deleted and
+rewritten inside the caller's transaction, so readers see the old partition or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from load.warehouse import bulk_insert
+from schemas import warehouse as w
+from schemas.contracts import CONTRACTS, Source
+from schemas.promises import Measure
+from transform.followup import ALL, NO_COORDINATES, OUTSIDE, finalize, match_values
+
+Partition = tuple[str, int]
+
+FACT_TABLES: dict[Source, tuple[sa.Table, sa.Table | None]] = {
+    Source.STATUS: (w.fact_brott, w.fact_brott_area),
+    Source.STORM: (w.fact_handelserapport, w.fact_handelserapport_area),
+    Source.ACTIVITIES: (w.fact_aktivitet, None),
+}
+
+
+def stored_measures(conn: Connection, kommunkod: str, year: int) -> list[Measure]:
+    """The partition's measures as stored from its promises file, in the file's order."""
+    pm = w.promise_measure
+    rows = conn.execute(
+        sa.select(pm).where(pm.c.kommunkod == kommunkod, pm.c.year == year).order_by(pm.c.position)
+    ).mappings()
+    return [
+        Measure(
+            id=r["measure_id"],
+            label=r["label"],
+            source=Source(r["source"]),
+            match={k: tuple(v) for k, v in json.loads(r["match_json"]).items()},
+            scope_layer=r["scope_layer"],
+            breakdown_layer=r["breakdown_layer"],
+            target=r["target"],
+            expected_places=tuple(json.loads(r["expected_places_json"])),
+        )
+        for r in rows
+    ]
+
+
+def measure_conditions(measure: Measure, kommunkod: str, year: int) -> list[sa.ColumnElement[bool]]:
+    """The facts a measure counts in one partition: its kommun and year, and every `match` column."""
+    fact, _ = FACT_TABLES[measure.source]
+    contract = CONTRACTS[measure.source]
+    conditions = [fact.c.kommunkod == kommunkod, fact.c.year == year]
+    for column, values in measure.match.items():
+        field = contract.matchable[column]
+        conditions.append(fact.c[field].in_(match_values(measure.source, field, values)))
+    return conditions
+
+
+def count_measure(conn: Connection, measure: Measure, kommunkod: str, year: int) -> pd.DataFrame:
+    """Distinct units per (tertial, area_id) for one measure in one partition."""
+    fact, area = FACT_TABLES[measure.source]
+    contract = CONTRACTS[measure.source]
+    conditions = measure_conditions(measure, kommunkod, year)
+    n = sa.func.count().label("value")
+    if not measure.layer or area is None:
+        query = sa.select(fact.c.tertial, sa.literal(ALL).label("area_id"), n).where(*conditions)
+        query = query.group_by(fact.c.tertial)
+    else:
+        joined = sa.and_(*[area.c[k] == fact.c[k] for k in contract.key], area.c.layer == measure.layer)
+        area_id: sa.ColumnElement[str]
+        if measure.scope_layer:
+            area_id = area.c.area_id
+            query = sa.select(fact.c.tertial, area_id, n).select_from(fact.join(area, joined))
+        else:
+            area_id = sa.func.coalesce(
+                area.c.area_id,
+                sa.case((fact.c.koordinat_status == "ok", OUTSIDE), else_=NO_COORDINATES),
+            )
+            query = sa.select(fact.c.tertial, area_id.label("area_id"), n).select_from(
+                fact.outerjoin(area, joined)
+            )
+        query = query.where(*conditions).group_by(fact.c.tertial, area_id)
+    frame = pd.DataFrame(conn.execute(query).all(), columns=["tertial", "area_id", "value"])
+    frame["measure_id"] = measure.id
+    return frame
+
+
+def recompute_followup(conn: Connection, partition: Partition, run_id: str, updated_at: datetime) -> int:
+    """Replace the partition's follow-up rows from its stored measures; returns rows written."""
+    kommunkod, year = partition
+    fa = w.followup_aggregate
+    conn.execute(sa.delete(fa).where(fa.c.kommunkod == kommunkod, fa.c.year == year))
+    measures = stored_measures(conn, kommunkod, year)
+    if not measures:
+        return 0
+    counts = pd.concat([count_measure(conn, m, kommunkod, year) for m in measures], ignore_index=True)
+    rows = finalize(counts, measures).assign(
+        kommunkod=kommunkod, year=year, run_id=run_id, updated_at=updated_at
+    )
+    bulk_insert(conn, fa, rows)
+    return len(rows)
+
+
+def recompute_quality(
+    conn: Connection, partitions: Iterable[Partition], run_id: str, updated_at: datetime
+) -> int:
+    """Replace `source_quality` for the partitions: distinct units, with/without coordinates, rejected."""
+    wanted = sorted(set(partitions))
+    if not wanted:
+        return 0
+    kommuner = sorted({k for k, _ in wanted})
+    years = sorted({y for _, y in wanted})
+    sq = w.source_quality
+    for chunk in _chunks(wanted, 200):
+        conn.execute(
+            sa.delete(sq).where(sa.or_(*[(sq.c.kommunkod == k) & (sq.c.year == y) for k, y in chunk]))
+        )
+    counted: dict[tuple[str, int, str], list[int]] = {}
+    for source, (fact, _) in FACT_TABLES.items():
+        with_coordinates = (
+            sa.func.sum(sa.case((fact.c.koordinat_status == "ok", 1), else_=0))
+            if "koordinat_status" in fact.c
+            else sa.literal(0)
+        )
+        query = (
+            sa.select(fact.c.kommunkod, fact.c.year, sa.func.count(), with_coordinates)
+            .where(fact.c.kommunkod.in_(kommuner), fact.c.year.in_(years))
+            .group_by(fact.c.kommunkod, fact.c.year)
+        )
+        for kommunkod, year, rows, with_coords in conn.execute(query):
+            counted[(kommunkod, year, str(source))] = [rows, int(with_coords or 0), 0]
+    rr = w.rejected_row
+    rejected = (
+        sa.select(rr.c.kommunkod, rr.c.year, rr.c.source, sa.func.count())
+        .where(rr.c.kommunkod.in_(kommuner), rr.c.year.in_(years))
+        .group_by(rr.c.kommunkod, rr.c.year, rr.c.source)
+    )
+    for kommunkod, year, source, n in conn.execute(rejected):
+        counted.setdefault((kommunkod, year, source), [0, 0, 0])[2] = n
+    keep = set(wanted)
+    rows = [
+        {
+            "kommunkod": k,
+            "year": y,
+            "source": s,
+            "rows_counted": n,
+            "rows_with_coordinates": with_coords,
+            "rows_missing_coordinates": n - with_coords if s != Source.ACTIVITIES else 0,
+            "rows_rejected": rej,
+            "run_id": run_id,
+            "updated_at": updated_at,
+        }
+        for (k, y, s), (n, with_coords, rej) in sorted(counted.items())
+        if (k, y) in keep
+    ]
+    if rows:
+        conn.execute(sa.insert(sq), rows)
+    return len(rows)
+
+
+def _chunks(items: list[Partition], size: int) -> Iterable[list[Partition]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

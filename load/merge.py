@@ -1,0 +1,254 @@
+"""The run's single merge transaction: staged rows become facts, and touched partitions are recomputed.
+
+Inside one transaction holding the writers' lock:
+1. the promises files given to the run replace their (kommunkod, year) measures, and the areas file
+   replaces `dim_area`;
+2. per source, the staged rows are de-duplicated by the natural key (the later file, then the later line,
+   wins) and replace the facts with the same key, with their area memberships;
+3. rejected rows and warnings replace those of the same files (by SHA-256);
+4. the partitions touched (new rows, the old versions they replaced, the promises given) get their
+   `source_quality` and `followup_aggregate` rows rewritten;
+5. the run is marked finished and its staging rows are dropped.
+A failure anywhere rolls all of it back: the warehouse is as before the run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from load.aggregate import Partition, recompute_followup, recompute_quality
+from load.staging import FACT_STAGING, STAGING_TABLES
+from load.warehouse import Warehouse, now_utc
+from schemas import warehouse as w
+from schemas.contracts import CONTRACTS, Source
+from schemas.promises import Promises
+from transform.areas import Area
+
+_FACTS = {
+    Source.STATUS: (w.fact_brott, w.fact_brott_area),
+    Source.STORM: (w.fact_handelserapport, w.fact_handelserapport_area),
+    Source.ACTIVITIES: (w.fact_aktivitet, None),
+}
+
+
+@dataclass
+class MergeResult:
+    partitions_changed: list[Partition] = field(default_factory=list)  # facts or rejects touched
+    followup_partitions: list[Partition] = field(default_factory=list)  # follow-up rewritten
+    facts_written: dict[str, int] = field(default_factory=dict)
+
+
+def merge_run(
+    warehouse: Warehouse,
+    run_id: str,
+    promises: list[Promises],
+    areas: list[Area] | None,
+    *,
+    recompute: set[Partition] | None = None,
+    updated_at: datetime | None = None,
+) -> MergeResult:
+    """Merge what the run staged; `recompute` adds partitions to rewrite even if no fact changed."""
+    updated_at = updated_at or now_utc()
+    result = MergeResult()
+    with warehouse.writer() as conn:
+        for document in promises:
+            _replace_promises(conn, document, run_id)
+        if areas is not None:
+            _replace_areas(conn, areas)
+        changed: set[Partition] = set()
+        for source in Source:
+            touched, written = _merge_facts(conn, run_id, source)
+            changed |= touched
+            result.facts_written[str(source)] = written
+        changed |= _merge_row_issues(conn, run_id)
+        wanted = changed | {(p.kommunkod, p.year) for p in promises} | (recompute or set())
+        recompute_quality(conn, wanted, run_id, updated_at)
+        with_promises = _partitions_with_promises(conn, wanted)
+        for partition in sorted(with_promises):
+            recompute_followup(conn, partition, run_id, updated_at)
+        result.partitions_changed = sorted(changed)
+        result.followup_partitions = sorted(with_promises)
+        lf = w.load_file
+        conn.execute(
+            sa.update(lf).where(lf.c.run_id == run_id, lf.c.status == "staged").values(status="loaded")
+        )
+        conn.execute(
+            sa.update(w.load_run)
+            .where(w.load_run.c.run_id == run_id)
+            .values(status="finished", finished_at=now_utc())
+        )
+        for table in STAGING_TABLES:
+            conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+    return result
+
+
+def _replace_promises(conn: Connection, promises: Promises, run_id: str) -> None:
+    partition = {"kommunkod": promises.kommunkod, "year": promises.year}
+    for table in (w.promise_section, w.promise_measure):
+        conn.execute(
+            sa.delete(table).where(table.c.kommunkod == promises.kommunkod, table.c.year == promises.year)
+        )
+    conn.execute(
+        sa.insert(w.promise_section),
+        [
+            {
+                **partition,
+                "section_no": no,
+                "kommun": promises.kommun,
+                "title": s.title,
+                "promise": s.promise,
+                "run_id": run_id,
+            }
+            for no, s in enumerate(promises.sections, start=1)
+        ],
+    )
+    measures = [
+        {
+            **partition,
+            "measure_id": m.id,
+            "section_no": no,
+            "position": position,
+            "label": m.label,
+            "source": str(m.source),
+            "match_json": json.dumps({k: list(v) for k, v in m.match.items()}, ensure_ascii=False),
+            "scope_layer": m.scope_layer,
+            "breakdown_layer": m.breakdown_layer,
+            "target": m.target,
+            "expected_places_json": json.dumps(list(m.expected_places), ensure_ascii=False),
+            "run_id": run_id,
+        }
+        for position, (no, m) in enumerate(
+            ((no, m) for no, s in enumerate(promises.sections, start=1) for m in s.measures), start=1
+        )
+    ]
+    conn.execute(sa.insert(w.promise_measure), measures)
+
+
+def _replace_areas(conn: Connection, areas: list[Area]) -> None:
+    conn.execute(sa.delete(w.dim_area))
+    rows = pd.DataFrame(
+        [
+            {
+                "area_id": a.area_id,
+                "name": a.name,
+                "layer": a.layer,
+                "kommunkod": a.kommunkod,
+                "level": a.level,
+                "valid_from": a.valid_from,
+                "valid_to": a.valid_to,
+                "geometry_wkt": a.geometry.wkt,
+            }
+            for a in areas
+        ]
+    )
+    if len(rows):
+        conn.execute(sa.insert(w.dim_area), rows.astype(object).where(rows.notna(), None).to_dict("records"))
+
+
+def _merge_facts(conn: Connection, run_id: str, source: Source) -> tuple[set[Partition], int]:
+    fact, fact_area = _FACTS[source]
+    staged, staged_area = FACT_STAGING[source]
+    key = CONTRACTS[source].key
+    mine = staged.c.run_id == run_id
+    if conn.execute(sa.select(sa.func.count()).select_from(staged).where(mine)).scalar_one() == 0:
+        return set(), 0
+    same_key = [staged.c[k] == fact.c[k] for k in key]
+    replaced = sa.exists(sa.select(1).select_from(staged).where(mine, *same_key))
+    touched = {
+        (k, y)
+        for k, y in conn.execute(
+            sa.union(
+                sa.select(staged.c.kommunkod, staged.c.year).where(mine),
+                sa.select(fact.c.kommunkod, fact.c.year).where(replaced),
+            )
+        )
+    }
+    # The later file, then the later line, wins among duplicates of one key.
+    rank = sa.func.row_number().over(
+        partition_by=[staged.c[k] for k in key], order_by=[staged.c.file_seq.desc(), staged.c.line.desc()]
+    )
+    ranked = sa.select(staged, rank.label("rank")).where(mine).subquery("ranked")
+    columns = [c.name for c in fact.columns if c.name != "run_id"]
+    winners = sa.select(*[ranked.c[c] for c in columns], sa.literal(run_id).label("run_id")).where(
+        ranked.c.rank == 1
+    )
+    if fact_area is not None:
+        area_key = [fact_area.c[k] == staged.c[k] for k in key]
+        conn.execute(
+            sa.delete(fact_area).where(sa.exists(sa.select(1).select_from(staged).where(mine, *area_key)))
+        )
+    conn.execute(sa.delete(fact).where(replaced))
+    written = conn.execute(sa.insert(fact).from_select([*columns, "run_id"], winners)).rowcount
+    if fact_area is not None and staged_area is not None:
+        won = ranked.alias("won")
+        chosen = sa.select(
+            *[staged_area.c[k] for k in key], staged_area.c.layer, staged_area.c.area_id
+        ).where(
+            staged_area.c.run_id == run_id,
+            sa.exists(
+                sa.select(1)
+                .select_from(won)
+                .where(
+                    won.c.rank == 1,
+                    won.c.file_seq == staged_area.c.file_seq,
+                    won.c.line == staged_area.c.line,
+                    *[won.c[k] == staged_area.c[k] for k in key],
+                )
+            ),
+        )
+        conn.execute(sa.insert(fact_area).from_select([*key, "layer", "area_id"], chosen))
+    return touched, int(written or 0)
+
+
+def _merge_row_issues(conn: Connection, run_id: str) -> set[Partition]:
+    """Rejected rows and warnings of the run's files replace those of earlier loads of the same files."""
+    touched: set[Partition] = set()
+    for final, staged, key in (
+        (w.rejected_row, w.stg_rejected_row, ("file_sha256", "line")),
+        (w.row_warning, w.stg_row_warning, ("file_sha256", "line", "column_name")),
+    ):
+        mine = staged.c.run_id == run_id
+        files = sa.select(w.load_file.c.sha256).where(
+            w.load_file.c.run_id == run_id, w.load_file.c.status == "staged"
+        )
+        if final is w.rejected_row:
+            touched |= {
+                (k, y)
+                for k, y in conn.execute(
+                    sa.union(
+                        sa.select(staged.c.kommunkod, staged.c.year).where(mine),
+                        sa.select(final.c.kommunkod, final.c.year).where(final.c.file_sha256.in_(files)),
+                    )
+                )
+                if k is not None and y is not None
+            }
+        conn.execute(sa.delete(final).where(final.c.file_sha256.in_(files)))
+        rank = sa.func.row_number().over(
+            partition_by=[staged.c[k] for k in key], order_by=staged.c.file_seq.desc()
+        )
+        ranked = sa.select(staged, rank.label("rank")).where(mine).subquery("ranked")
+        columns = [c.name for c in final.columns if c.name != "run_id"]
+        conn.execute(
+            sa.insert(final).from_select(
+                [*columns, "run_id"],
+                sa.select(*[ranked.c[c] for c in columns], sa.literal(run_id)).where(ranked.c.rank == 1),
+            )
+        )
+    return touched
+
+
+def _partitions_with_promises(conn: Connection, partitions: set[Partition]) -> set[Partition]:
+    if not partitions:
+        return set()
+    pm = w.promise_measure
+    kommuner = sorted({k for k, _ in partitions})
+    stored = conn.execute(
+        sa.select(pm.c.kommunkod, pm.c.year).where(pm.c.kommunkod.in_(kommuner)).distinct()
+    ).all()
+    return {(k, y) for k, y in stored} & partitions

@@ -1,0 +1,58 @@
+"""Versioned schema changes: each step runs once, in order, recorded in `schema_version`.
+
+An existing warehouse upgrades in place: `upgrade` applies the steps it has not seen. A new step is
+appended here (never edit an applied one), with the table definitions in schemas/warehouse.py.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from datetime import UTC, datetime
+from importlib import resources
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from schemas import warehouse as w
+
+
+def _create_v1(conn: Connection) -> None:
+    w.metadata.create_all(conn, tables=[t for t in w.metadata.sorted_tables if t is not w.schema_version])
+    _load_brottskoder(conn)
+
+
+def _load_brottskoder(conn: Connection) -> None:
+    """Brå's crime-code list, shipped with the project (schemas/reference/brottskoder.csv)."""
+    text = resources.files("schemas").joinpath("reference/brottskoder.csv").read_text(encoding="utf-8")
+    rows = [
+        {
+            "brottskod": r["brottskod"],
+            "benamning": r["benamning"],
+            "upphord": int(r["upphord"]) if r["upphord"] else None,
+            "kodgrupp": r["kodgrupp"],
+        }
+        for r in csv.DictReader(text.splitlines(), delimiter=";")
+    ]
+    conn.execute(sa.delete(w.dim_brottskod))
+    conn.execute(sa.insert(w.dim_brottskod), rows)
+
+
+STEPS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "tables of the follow-up warehouse, Brå's crime codes", _create_v1),
+]
+
+
+def upgrade(conn: Connection) -> int:
+    w.schema_version.create(conn, checkfirst=True)
+    applied = set(conn.execute(sa.select(w.schema_version.c.version)).scalars())
+    for version, description, step in STEPS:
+        if version in applied:
+            continue
+        step(conn)
+        conn.execute(
+            sa.insert(w.schema_version).values(
+                version=version, description=description, applied_at=datetime.now(UTC)
+            )
+        )
+    return max(v for v, _, _ in STEPS)

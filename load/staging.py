@@ -1,0 +1,142 @@
+"""A run's life in the warehouse: registered, its files staged one by one, then merged or abandoned.
+
+Staging commits per batch so memory stays flat; nothing a reader or an analyst sees changes until the
+run's merge (load/merge.py) commits. A run killed before then leaves only staging rows and a
+`load_run` row still marked 'running', which the next run marks 'interrupted' and clears.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import pandas as pd
+import sqlalchemy as sa
+
+from load.warehouse import Warehouse, bulk_insert, now_utc
+from schemas import warehouse as w
+from schemas.contracts import Source
+from transform.rows import TypedBatch
+
+FACT_STAGING = {
+    Source.STATUS: (w.stg_brott, w.stg_brott_area),
+    Source.STORM: (w.stg_handelserapport, w.stg_handelserapport_area),
+    Source.ACTIVITIES: (w.stg_aktivitet, None),
+}
+STAGING_TABLES = [t for t in w.metadata.sorted_tables if t.name.startswith("stg_")]
+# On PostgreSQL several processes may run at once: a 'running' run is taken as dead after this long.
+STALE_AFTER = timedelta(hours=12)
+
+
+@dataclass
+class FileAudit:
+    """What one input file gave: rows_read = rows_loaded + rows_rejected."""
+
+    file_seq: int
+    source: Source
+    path: str
+    sha256: str | None = None
+    size_bytes: int | None = None
+    encoding: str | None = None
+    rows_read: int = 0
+    rows_loaded: int = 0
+    rows_rejected: int = 0
+    rows_with_warnings: int = 0
+    status: str = "reading"  # reading | staged | unreadable | loaded
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    rejection_reasons: dict[str, list[int]] = field(default_factory=dict)  # reason → lines
+
+    def add(self, typed: TypedBatch) -> None:
+        self.rows_loaded += len(typed.facts)
+        self.rows_rejected += len(typed.rejected)
+        self.rows_read = self.rows_loaded + self.rows_rejected
+        self.rows_with_warnings += int(typed.warnings["line"].nunique()) if len(typed.warnings) else 0
+        for reason, lines in typed.rejected.groupby("reason")["line"]:
+            self.rejection_reasons.setdefault(str(reason), []).extend(int(x) for x in lines)
+
+
+def start_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
+    """Register the run, and clear what runs that died left in staging."""
+    with warehouse.begin() as conn:
+        running = w.load_run.c.status == "running"
+        # DuckDB: this process holds the file, so any other 'running' run is dead.
+        dead = (
+            running if warehouse.is_duckdb else running & (w.load_run.c.started_at < now_utc() - STALE_AFTER)
+        )
+        conn.execute(
+            sa.update(w.load_run)
+            .where(dead)
+            .values(status="interrupted", message="the process stopped before its load committed")
+        )
+        finished = sa.select(w.load_run.c.run_id).where(w.load_run.c.status != "running")
+        for table in STAGING_TABLES:
+            conn.execute(sa.delete(table).where(table.c.run_id.in_(finished)))
+        conn.execute(
+            sa.insert(w.load_run).values(run_id=run_id, kind=kind, status="running", started_at=now_utc())
+        )
+
+
+def stage_batch(
+    warehouse: Warehouse,
+    run_id: str,
+    audit: FileAudit,
+    typed: TypedBatch,
+    areas: pd.DataFrame | None,
+) -> None:
+    """Stage one typed batch (facts, area memberships, rejected rows, warnings) in one transaction."""
+    fact_table, area_table = FACT_STAGING[audit.source]
+    tag = {"run_id": run_id, "file_seq": audit.file_seq}
+    with warehouse.begin() as conn:
+        bulk_insert(conn, fact_table, typed.facts.assign(file_sha256=audit.sha256, **tag))
+        if area_table is not None and areas is not None and len(areas):
+            bulk_insert(conn, area_table, areas.assign(**tag))
+        if len(typed.rejected):
+            rejected = typed.rejected.assign(file_sha256=audit.sha256, source=str(audit.source), **tag)
+            bulk_insert(conn, w.stg_rejected_row, rejected.astype({"year": "Int64"}))
+        if len(typed.warnings):
+            warnings = typed.warnings.assign(file_sha256=audit.sha256, source=str(audit.source), **tag)
+            bulk_insert(conn, w.stg_row_warning, warnings)
+
+
+def record_file(warehouse: Warehouse, run_id: str, audit: FileAudit) -> None:
+    """Write (or rewrite) the file's audit row; it says 'loaded' only once the run's merge commits."""
+    values = {
+        "source": str(audit.source),
+        "file_name": audit.path.rsplit("/", 1)[-1],
+        "file_path": audit.path,
+        "sha256": audit.sha256,
+        "size_bytes": audit.size_bytes,
+        "encoding": audit.encoding,
+        "rows_read": audit.rows_read,
+        "rows_loaded": audit.rows_loaded,
+        "rows_rejected": audit.rows_rejected,
+        "rows_with_warnings": audit.rows_with_warnings,
+        "status": audit.status,
+        "error": audit.error,
+        "warnings": "\n".join(audit.warnings) or None,
+        "loaded_at": now_utc(),
+    }
+    key = (w.load_file.c.run_id == run_id) & (w.load_file.c.file_seq == audit.file_seq)
+    with warehouse.begin() as conn:
+        conn.execute(sa.delete(w.load_file).where(key))
+        conn.execute(sa.insert(w.load_file).values(run_id=run_id, file_seq=audit.file_seq, **values))
+
+
+def drop_staged_file(warehouse: Warehouse, run_id: str, file_seq: int) -> None:
+    """A file that turned out unreadable part-way: none of its rows may reach the merge."""
+    with warehouse.begin() as conn:
+        for table in STAGING_TABLES:
+            conn.execute(sa.delete(table).where(table.c.run_id == run_id, table.c.file_seq == file_seq))
+
+
+def abandon_run(warehouse: Warehouse, run_id: str, message: str) -> None:
+    """A run that failed before or during its merge: mark it and drop its staging rows."""
+    with warehouse.begin() as conn:
+        conn.execute(
+            sa.update(w.load_run)
+            .where(w.load_run.c.run_id == run_id)
+            .values(status="failed", finished_at=now_utc(), message=message[:1000])
+        )
+        for table in STAGING_TABLES:
+            conn.execute(sa.delete(table).where(table.c.run_id == run_id))

@@ -1,0 +1,176 @@
+"""The warehouse connection: which database, its schema version, bulk loads, and the writers' lock.
+
+DuckDB (a file, the embedded default) and PostgreSQL (the shared warehouse) are both first-class; every
+statement is built with SQLAlchemy constructs. Only the bulk paths reach below SQLAlchemy to the driver
+(DuckDB's DataFrame scan, PostgreSQL's COPY), with table and column names taken from our own metadata.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from load import migrations
+from schemas.errors import WarehouseError
+
+DEFAULT_URL = "duckdb:///lofte.duckdb"
+LOCK_WAIT_SECONDS = float(os.environ.get("LOFTE_LOCK_WAIT_SECONDS", "600"))
+# PostgreSQL advisory lock key for writers: one merge at a time (the number spells "lofte").
+_ADVISORY_LOCK_KEY = 0x6C6F667465
+
+
+def resolve_url(url: str | None) -> str:
+    """--warehouse, else LOFTE_WAREHOUSE_URL, else the embedded ./lofte.duckdb."""
+    resolved = url or os.environ.get("LOFTE_WAREHOUSE_URL") or DEFAULT_URL
+    if resolved.startswith("postgresql://"):
+        resolved = "postgresql+psycopg://" + resolved.removeprefix("postgresql://")
+    return resolved
+
+
+def mask_url(url: str) -> str:
+    """The URL without its password, for logs and messages."""
+    return re.sub(r"(://[^:/@]+):[^@]*@", r"\1:***@", url)
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)
+
+
+class Warehouse:
+    """One warehouse for the length of a command."""
+
+    def __init__(self, url: str | None = None, *, read_only: bool = False):
+        self.url = resolve_url(url)
+        self.read_only = read_only
+        self.is_duckdb = self.url.startswith("duckdb")
+        if self.is_duckdb:
+            path = self.url.split(":///", 1)[1] if ":///" in self.url else ""
+            if path and path != ":memory:" and not read_only:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            if read_only and path and not Path(path.split("?")[0]).exists():
+                raise WarehouseError(f"{path}: no such warehouse file: run `lofte run` first")
+            args = {"read_only": True} if read_only else {}
+            self.engine: Engine = sa.create_engine(self.url, connect_args=args, poolclass=sa.pool.StaticPool)
+        else:
+            self.engine = sa.create_engine(self.url, pool_pre_ping=True)
+        self._connect_with_retry()
+
+    def _connect_with_retry(self) -> None:
+        """DuckDB allows one writing process: wait for another's lock (an analyst's open connection)."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
+        delay = 0.5
+        announced = False
+        while True:
+            try:
+                with self.engine.connect() as conn:
+                    conn.execute(sa.select(1))
+                return
+            except sa.exc.DBAPIError as exc:
+                message = str(exc.orig) if exc.orig else str(exc)
+                locked = "lock" in message.lower()
+                if not locked or time.monotonic() > deadline:
+                    reason = "is locked by another process" if locked else "cannot be reached"
+                    detail = message.splitlines()[0][:200]
+                    raise WarehouseError(f"warehouse {mask_url(self.url)} {reason}: {detail}") from None
+                if not announced:
+                    print(
+                        f"warehouse {mask_url(self.url)} is locked by another process "
+                        f"(an open connection?): waiting up to {LOCK_WAIT_SECONDS:.0f} s",
+                        flush=True,
+                    )
+                    announced = True
+                time.sleep(delay)
+                delay = min(delay * 2, 10)
+
+    def migrate(self) -> int:
+        """Create or upgrade the schema in place; returns the schema version."""
+        try:
+            with self.writer() as conn:
+                return migrations.upgrade(conn)
+        except sa.exc.DBAPIError as exc:
+            raise WarehouseError(
+                f"warehouse {mask_url(self.url)}: schema upgrade failed: {exc.orig}"
+            ) from None
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        with self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def writer(self) -> Iterator[Connection]:
+        """A transaction that holds the writers' lock: merges never interleave."""
+        with self.engine.begin() as conn:
+            if not self.is_duckdb:
+                timeout_ms = int(LOCK_WAIT_SECONDS * 1000)
+                conn.execute(sa.select(sa.func.set_config("lock_timeout", f"{timeout_ms}ms", True)))
+                try:
+                    conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_ADVISORY_LOCK_KEY)))
+                except sa.exc.OperationalError:
+                    raise WarehouseError(
+                        f"warehouse {mask_url(self.url)}: another lofte run held the lock for "
+                        f"{LOCK_WAIT_SECONDS:.0f} s: try again later"
+                    ) from None
+                conn.execute(sa.select(sa.func.set_config("lock_timeout", "0", True)))
+            yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
+    """Append a DataFrame by the backend's fast path; columns are matched by name."""
+    if frame.empty:
+        return 0
+    columns = [c.name for c in table.columns if c.name in frame.columns]
+    frame = frame[columns]
+    if conn.dialect.name == "duckdb":
+        driver = conn.connection.driver_connection
+        view = f"lofte_bulk_{table.name}"
+        driver.register(view, frame)  # type: ignore[union-attr]
+        try:
+            source: sa.Select = sa.select(*[sa.column(c) for c in columns]).select_from(sa.table(view))
+            conn.execute(sa.insert(table).from_select(columns, source))
+        finally:
+            driver.unregister(view)  # type: ignore[union-attr]
+    else:
+        _copy_postgres(conn, table, frame, columns)
+    return len(frame)
+
+
+def _copy_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str]) -> None:
+    preparer = conn.dialect.identifier_preparer
+    target = preparer.format_table(table)
+    names = ", ".join(preparer.quote(c) for c in columns)
+    statement = f"COPY {target} ({names}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(statement) as copy:
+        for start in range(0, len(frame), 200_000):
+            buffer = io.StringIO()
+            frame.iloc[start : start + 200_000].to_csv(
+                buffer, header=False, index=False, na_rep="\\N", quoting=csv.QUOTE_MINIMAL, date_format=None
+            )
+            copy.write(buffer.getvalue())
+
+
+def retrying(action: Callable[[], object], attempts: int = 3) -> object:
+    """Retry an I/O action on transient connection errors."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except sa.exc.OperationalError:
+            if attempt == attempts:
+                raise
+            time.sleep(attempt)
+    return None

@@ -1,0 +1,120 @@
+"""The follow-up as the municipality publishes it: Markdown or CSV text from a `Followup` (pure)."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pandas as pd
+
+from load.queries import Followup, MeasureFollowup
+from schemas.contracts import Source
+from transform.followup import ALL, TERTIALS
+
+QUALITY_LINES = {
+    "status": "STATUS: {n} brott - {with_} med koordinater ({missing} saknar koordinater)",
+    "storm": "STORM: {n} händelserapporter - {with_} prickar i kartan ({missing} saknar koordinater)",
+}
+
+
+def cell(value: int, cumulative: int, tertial: int) -> str:
+    """`479 (1019)`: the tertial's value, year-to-date in brackets from tertial 2 on."""
+    return str(value) if tertial == 1 else f"{value} ({cumulative})"
+
+
+def measure_cells(item: MeasureFollowup) -> list[str]:
+    rows = item.rows[item.rows["area_id"] == ALL] if len(item.rows) else item.rows
+    by_tertial = {int(r["tertial"]): r for _, r in rows.iterrows()}
+    cells = []
+    for tertial in TERTIALS:
+        row = by_tertial.get(tertial)
+        cells.append(
+            cell(int(row["value"]), int(row["cumulative_value"]), tertial) if row is not None else "–"
+        )
+    return cells
+
+
+def target_text(item: MeasureFollowup) -> str:
+    target = item.measure.target
+    if target is None:
+        return ""
+    rows = item.rows[(item.rows["area_id"] == ALL)] if len(item.rows) else item.rows
+    reached = int(rows["cumulative_value"].max()) if len(rows) else 0
+    share = f"{round(100 * reached / target)} %" if target else "–"
+    return f"{reached} av {target} ({share})"
+
+
+def activity_lines(item: MeasureFollowup) -> list[str]:
+    """Per tertial, the activities in date order as `Plats YY-MM-DD`; promised places without one."""
+    lines = []
+    for tertial in TERTIALS:
+        held = item.activities[item.activities["tertial"] == tertial] if len(item.activities) else []
+        listed = ", ".join(
+            f"{r.plats} {pd.Timestamp(r.datum):%y-%m-%d}" for r in getattr(held, "itertuples", list)()
+        )
+        lines.append(f"Tertial {tertial}: {listed or 'inga'}")
+    for place in item.measure.expected_places:
+        mark = "**ingen aktivitet**" if place in item.places_missing else "genomförd"
+        lines.append(f"Utlovad plats {place}: {mark}")
+    return lines
+
+
+def quality_lines(followup: Followup) -> list[str]:
+    lines = []
+    by_source = {r["source"]: r for _, r in followup.quality.iterrows()} if len(followup.quality) else {}
+    for source, template in QUALITY_LINES.items():
+        row = by_source.get(source)
+        n, with_, missing = (
+            (
+                int(row["rows_counted"]),
+                int(row["rows_with_coordinates"]),
+                int(row["rows_missing_coordinates"]),
+            )
+            if row is not None
+            else (0, 0, 0)
+        )
+        line = template.format(n=n, with_=with_, missing=missing)
+        if row is not None and int(row["rows_rejected"]):
+            line += f"; {int(row['rows_rejected'])} rader avvisade"
+        lines.append(line)
+    return lines
+
+
+def to_markdown(followup: Followup) -> str:
+    title = f"{followup.kommun} ({followup.kommunkod})" if followup.kommun else followup.kommunkod
+    out = [f"# Medborgarlöften {title} {followup.year}: uppföljning per tertial", ""]
+    for section in followup.sections:
+        out += [f"## {section['title']}", ""]
+        if section.get("promise"):
+            out += [f"> {section['promise']}", ""]
+        items = [m for m in followup.measures if m.section_no == section["section_no"]]
+        out += ["| Aktivitet | Tertial 1 | Tertial 2 | Tertial 3 | Mål |", "|---|---:|---:|---:|---|"]
+        for item in items:
+            label = item.measure.label.replace("|", "\\|")
+            out.append(f"| {label} | " + " | ".join(measure_cells(item)) + f" | {target_text(item)} |")
+        out.append("")
+        for item in items:
+            if item.measure.source is Source.ACTIVITIES:
+                out += (
+                    [f"**{item.measure.label}**", ""] + [f"- {line}" for line in activity_lines(item)] + [""]
+                )
+    out += ["## Datakvalitet", ""] + [f"- {line}" for line in quality_lines(followup)] + [""]
+    return "\n".join(out)
+
+
+def to_csv(followup: Followup) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
+    writer.writerow(["Avsnitt", "Mått", "Aktivitet", "Tertial 1", "Tertial 2", "Tertial 3", "Mål"])
+    titles = {s["section_no"]: s["title"] for s in followup.sections}
+    for item in followup.measures:
+        writer.writerow(
+            [
+                titles[item.section_no],
+                item.measure.id,
+                item.measure.label,
+                *measure_cells(item),
+                target_text(item),
+            ]
+        )
+    return buffer.getvalue()

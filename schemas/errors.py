@@ -1,0 +1,17 @@
+"""The project's own error types: each carries a one-line message fit for a user, never a traceback."""
+
+
+class LofteError(Exception):
+    """A problem the user can act on; its message names the file (and line and column where known)."""
+
+
+class InputFileError(LofteError):
+    """An input file that cannot be read at all (the other files of the run still load)."""
+
+
+class ConfigError(LofteError):
+    """A bad promises, areas or aliases file: the run stops before it changes anything."""
+
+
+class WarehouseError(LofteError):
+    """The warehouse cannot be reached, is locked, or refused the load."""

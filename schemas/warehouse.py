@@ -1,0 +1,300 @@
+"""The warehouse tables as SQLAlchemy metadata: one definition for DuckDB and PostgreSQL.
+
+Every table states its grain. `followup_aggregate` and `source_quality` are the contract's tables, column
+for column; the rest are this project's and are documented in docs/warehouse.md.
+
+Facts are de-identified: no column for personnummer, address (Brottsplats) or free text (Sammanfattning)
+exists anywhere, so no code path can store them.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+TS = sa.DateTime(timezone=True)
+
+
+def _provenance() -> list[sa.Column]:
+    """Where a fact row came from: the file (by SHA-256), its line, and the run that loaded it."""
+    return [
+        sa.Column("file_sha256", sa.Text, nullable=False),
+        sa.Column("line", sa.Integer, nullable=False),
+        sa.Column("run_id", sa.Text, nullable=False),
+    ]
+
+
+def _coordinates() -> list[sa.Column]:
+    return [
+        # SWEREF 99 TM metres; null when the row has none or its pair was outside Sweden's box.
+        sa.Column("nord", sa.Double),
+        sa.Column("ost", sa.Double),
+        # 'ok', 'saknas' (empty) or 'ogiltig' (an invalid pair, kept as a row warning).
+        sa.Column("koordinat_status", sa.Text, nullable=False),
+    ]
+
+
+def _local_period() -> list[sa.Column]:
+    """The local (Europe/Stockholm) date that decides year, tertial and the areas valid for the row."""
+    return [
+        sa.Column("datum", sa.Date, nullable=False),
+        sa.Column("year", sa.Integer, nullable=False),
+        sa.Column("tertial", sa.SmallInteger, nullable=False),
+    ]
+
+
+# One row per crime (Ärendenummer, Brottsnummer) from STATUS: the latest loaded version.
+fact_brott = sa.Table(
+    "fact_brott",
+    metadata,
+    sa.Column("arendenummer", sa.Text, primary_key=True),
+    sa.Column("brottsnummer", sa.Integer, primary_key=True),
+    sa.Column("brottskod", sa.Text, nullable=False),
+    sa.Column("registreringstid", sa.DateTime(timezone=False), nullable=False),  # Swedish local time
+    *_local_period(),
+    sa.Column("kommunkod", sa.Text, nullable=False),
+    sa.Column("kommun", sa.Text),
+    sa.Column("brottsdatum", sa.Date),
+    *_coordinates(),
+    *_provenance(),
+)
+
+# One row per händelserapport (Händelsenummer) from STORM-HOBIT: the latest loaded version.
+fact_handelserapport = sa.Table(
+    "fact_handelserapport",
+    metadata,
+    sa.Column("handelsenummer", sa.Text, primary_key=True),
+    sa.Column("starttid_utc", TS, nullable=False),
+    sa.Column("starttid_lokal", sa.DateTime(timezone=False), nullable=False),
+    *_local_period(),
+    sa.Column("kommunkod", sa.Text, nullable=False),
+    sa.Column("hobit", sa.Text, nullable=False),  # folded: upper case, Å/Ä → A, Ö → O
+    sa.Column("hobit_kand", sa.Boolean, nullable=False),  # false: a code outside the contract's list
+    sa.Column("handelsekod", sa.Text),
+    sa.Column("handelsetyp", sa.Text),
+    sa.Column("handelsetyp_key", sa.Text),
+    sa.Column("plats", sa.Text),
+    sa.Column("enhet", sa.Text),
+    sa.Column("enhet_key", sa.Text),
+    *_coordinates(),
+    *_provenance(),
+)
+
+# One row per activity (Datum, Aktivitet, Plats, Kommunkod; text compared case- and space-insensitively).
+fact_aktivitet = sa.Table(
+    "fact_aktivitet",
+    metadata,
+    sa.Column("datum", sa.Date, primary_key=True),
+    sa.Column("aktivitet_key", sa.Text, primary_key=True),
+    sa.Column("plats_key", sa.Text, primary_key=True),
+    sa.Column("kommunkod", sa.Text, primary_key=True),
+    sa.Column("aktivitet", sa.Text, nullable=False),
+    sa.Column("plats", sa.Text, nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("tertial", sa.SmallInteger, nullable=False),
+    *_provenance(),
+)
+
+# One row per crime and area layer whose area (valid on the crime's date) holds the crime's point.
+fact_brott_area = sa.Table(
+    "fact_brott_area",
+    metadata,
+    sa.Column("arendenummer", sa.Text, primary_key=True),
+    sa.Column("brottsnummer", sa.Integer, primary_key=True),
+    sa.Column("layer", sa.Text, primary_key=True),
+    sa.Column("area_id", sa.Text, nullable=False),
+)
+
+# One row per händelserapport and area layer whose area (valid on the HR's date) holds its point.
+fact_handelserapport_area = sa.Table(
+    "fact_handelserapport_area",
+    metadata,
+    sa.Column("handelsenummer", sa.Text, primary_key=True),
+    sa.Column("layer", sa.Text, primary_key=True),
+    sa.Column("area_id", sa.Text, nullable=False),
+)
+
+# One row per area of the areas file last loaded (geometry as WGS84 WKT).
+dim_area = sa.Table(
+    "dim_area",
+    metadata,
+    sa.Column("area_id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("layer", sa.Text, nullable=False),
+    sa.Column("kommunkod", sa.Text, nullable=False),
+    sa.Column("level", sa.Text),
+    sa.Column("valid_from", sa.Date),
+    sa.Column("valid_to", sa.Date),
+    sa.Column("geometry_wkt", sa.Text, nullable=False),
+)
+
+# One row per crime code in Brå's list.
+dim_brottskod = sa.Table(
+    "dim_brottskod",
+    metadata,
+    sa.Column("brottskod", sa.Text, primary_key=True),
+    sa.Column("benamning", sa.Text, nullable=False),
+    sa.Column("upphord", sa.Integer),
+    sa.Column("kodgrupp", sa.Text),
+)
+
+# One row per section of a promises file (kommunkod, year, section_no).
+promise_section = sa.Table(
+    "promise_section",
+    metadata,
+    sa.Column("kommunkod", sa.Text, primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("section_no", sa.Integer, primary_key=True),
+    sa.Column("kommun", sa.Text),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("promise", sa.Text),
+    sa.Column("run_id", sa.Text, nullable=False),
+)
+
+# One row per measure of a promises file (kommunkod, year, measure_id).
+promise_measure = sa.Table(
+    "promise_measure",
+    metadata,
+    sa.Column("kommunkod", sa.Text, primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("measure_id", sa.Text, primary_key=True),
+    sa.Column("section_no", sa.Integer, nullable=False),
+    sa.Column("position", sa.Integer, nullable=False),  # order within the file
+    sa.Column("label", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("match_json", sa.Text, nullable=False),
+    sa.Column("scope_layer", sa.Text),
+    sa.Column("breakdown_layer", sa.Text),
+    sa.Column("target", sa.Integer),
+    sa.Column("expected_places_json", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+)
+
+# The contract: one row per (kommunkod, year, tertial, measure_id, area_id).
+followup_aggregate = sa.Table(
+    "followup_aggregate",
+    metadata,
+    sa.Column("kommunkod", sa.Text, primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("tertial", sa.Integer, primary_key=True),
+    sa.Column("measure_id", sa.Text, primary_key=True),
+    sa.Column("area_id", sa.Text, primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+    sa.Column("cumulative_value", sa.Integer, nullable=False),
+    sa.Column("target", sa.Integer),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+# The contract: one row per (kommunkod, year, source).
+source_quality = sa.Table(
+    "source_quality",
+    metadata,
+    sa.Column("kommunkod", sa.Text, primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("source", sa.Text, primary_key=True),
+    sa.Column("rows_counted", sa.Integer, nullable=False),
+    sa.Column("rows_with_coordinates", sa.Integer, nullable=False),
+    sa.Column("rows_missing_coordinates", sa.Integer, nullable=False),
+    sa.Column("rows_rejected", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+# One row per run of lofte (run, nightly, backfill): 'running' until its load commits.
+load_run = sa.Table(
+    "load_run",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # running | finished | failed
+    sa.Column("started_at", TS, nullable=False),
+    sa.Column("finished_at", TS),
+    sa.Column("message", sa.Text),
+)
+
+# One row per input file per run: the load audit (rows_read = rows_loaded + rows_rejected).
+load_file = sa.Table(
+    "load_file",
+    metadata,
+    sa.Column("run_id", sa.Text, primary_key=True),
+    sa.Column("file_seq", sa.Integer, primary_key=True),  # load order within the run
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("file_name", sa.Text, nullable=False),
+    sa.Column("file_path", sa.Text, nullable=False),
+    sa.Column("sha256", sa.Text),  # null when the file could not be opened
+    sa.Column("size_bytes", sa.BigInteger),
+    sa.Column("encoding", sa.Text),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("rows_loaded", sa.Integer, nullable=False),
+    sa.Column("rows_rejected", sa.Integer, nullable=False),
+    sa.Column("rows_with_warnings", sa.Integer, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # loaded | unreadable
+    sa.Column("error", sa.Text),
+    sa.Column("warnings", sa.Text),  # file-level warnings, one per line
+    sa.Column("loaded_at", TS, nullable=False),
+)
+
+# One row per rejected input line (file by SHA-256, line): non-personal fields only.
+rejected_row = sa.Table(
+    "rejected_row",
+    metadata,
+    sa.Column("file_sha256", sa.Text, primary_key=True),
+    sa.Column("line", sa.Integer, primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("column_name", sa.Text),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("kommunkod", sa.Text),  # when it could still be read
+    sa.Column("year", sa.Integer),  # when the row's date could still be read
+    sa.Column("fields_json", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+)
+
+# One row per warning on a loaded line (file, line, column), e.g. a coordinate pair outside Sweden.
+row_warning = sa.Table(
+    "row_warning",
+    metadata,
+    sa.Column("file_sha256", sa.Text, primary_key=True),
+    sa.Column("line", sa.Integer, primary_key=True),
+    sa.Column("column_name", sa.Text, primary_key=True),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("warning", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+)
+
+# One row per applied schema migration.
+schema_version = sa.Table(
+    "schema_version",
+    metadata,
+    sa.Column("version", sa.Integer, primary_key=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("applied_at", TS, nullable=False),
+)
+
+
+def _staging_twin(table: sa.Table) -> sa.Table:
+    """A staging table for `table`: the same columns without keys, plus the run and the load order.
+
+    Files are staged one by one (short transactions, flat memory); the run's single merge transaction
+    then moves what a finished run staged into the real tables, so a killed run changes nothing.
+    """
+    columns = [sa.Column(c.name, c.type, nullable=True) for c in table.columns if c.name != "run_id"]
+    if "line" not in table.c:  # area memberships: the line of the fact version they belong to
+        columns.append(sa.Column("line", sa.Integer))
+    return sa.Table(
+        f"stg_{table.name}",
+        metadata,
+        sa.Column("run_id", sa.Text, nullable=False, index=True),
+        sa.Column("file_seq", sa.Integer, nullable=False),
+        *columns,
+    )
+
+
+stg_brott = _staging_twin(fact_brott)
+stg_handelserapport = _staging_twin(fact_handelserapport)
+stg_aktivitet = _staging_twin(fact_aktivitet)
+stg_brott_area = _staging_twin(fact_brott_area)
+stg_handelserapport_area = _staging_twin(fact_handelserapport_area)
+stg_rejected_row = _staging_twin(rejected_row)
+stg_row_warning = _staging_twin(row_warning)

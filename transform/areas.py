@@ -1,0 +1,178 @@
+"""Areas: parsed from GeoJSON, projected to SWEREF 99 TM, and points classified on their date (pure).
+
+Classification is vectorised: per area, the rows of its kommun dated within its validity and inside its
+bounding box are tested with `shapely.contains_xy` against the prepared polygon. (STRtree predicate
+queries were measured at minutes for a million points here; this is well under a second.)
+A point exactly on a border is not inside (the contract: "lies inside the polygon").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import Transformer
+from shapely.geometry import shape
+from shapely.geometry.base import BaseGeometry
+
+from schemas.errors import ConfigError
+from schemas.promises import RESERVED_AREA_IDS
+
+_WGS84_TO_SWEREF = Transformer.from_crs("EPSG:4326", "EPSG:3006", always_xy=True)
+
+
+@dataclass(frozen=True)
+class Area:
+    area_id: str
+    name: str
+    layer: str
+    kommunkod: str
+    level: str | None
+    valid_from: date | None  # inclusive; None = open
+    valid_to: date | None  # inclusive; None = open
+    geometry: BaseGeometry  # WGS84 lon/lat, as in the file
+
+
+def parse_areas(document: Any, name: str) -> list[Area]:
+    """Validate an areas FeatureCollection; errors name the feature by index and area_id."""
+    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
+        raise ConfigError(f"{name}: not a GeoJSON FeatureCollection")
+    features = document.get("features")
+    if not isinstance(features, list):
+        raise ConfigError(f"{name}: FeatureCollection without a features list")
+    areas: list[Area] = []
+    seen: set[str] = set()
+    for index, feature in enumerate(features):
+        where = f"{name}: features[{index}]"
+        props = (feature or {}).get("properties") or {}
+        area_id = props.get("area_id")
+        if not isinstance(area_id, str) or not area_id:
+            raise ConfigError(f"{where}: property area_id missing")
+        where += f" ({area_id})"
+        if area_id in seen:
+            raise ConfigError(f"{where}: area_id used twice")
+        if area_id in RESERVED_AREA_IDS:
+            raise ConfigError(f"{where}: area_id {area_id!r} is reserved")
+        seen.add(area_id)
+        for key in ("layer", "kommunkod"):
+            if not isinstance(props.get(key), str) or not props[key]:
+                raise ConfigError(f"{where}: property {key} missing")
+        kommunkod = props["kommunkod"]
+        if not (len(kommunkod) == 4 and kommunkod.isdigit()):
+            raise ConfigError(f"{where}: kommunkod {kommunkod!r} is not 4 digits")
+        valid_from = _date(props.get("valid_from"), f"{where}: valid_from")
+        valid_to = _date(props.get("valid_to"), f"{where}: valid_to")
+        if valid_from and valid_to and valid_to < valid_from:
+            raise ConfigError(f"{where}: valid_to is before valid_from")
+        try:
+            geometry = shape(feature["geometry"])
+        except Exception:
+            raise ConfigError(f"{where}: geometry is not a GeoJSON Polygon or MultiPolygon") from None
+        if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:
+            raise ConfigError(f"{where}: geometry is not a GeoJSON Polygon or MultiPolygon")
+        if not geometry.is_valid:
+            raise ConfigError(f"{where}: polygon is invalid ({shapely.is_valid_reason(geometry)})")
+        minx, miny, maxx, maxy = geometry.bounds
+        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
+            raise ConfigError(f"{where}: coordinates are not WGS84 longitude/latitude (RFC 7946)")
+        areas.append(
+            Area(
+                area_id=area_id,
+                name=str(props.get("name") or area_id),
+                layer=props["layer"],
+                kommunkod=kommunkod,
+                level=props.get("level"),
+                valid_from=valid_from,
+                valid_to=valid_to,
+                geometry=geometry,
+            )
+        )
+    return areas
+
+
+def _date(value: Any, where: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise ConfigError(f"{where}: {value!r} is not an ISO date (YYYY-MM-DD) or null") from None
+
+
+class AreaIndex:
+    """The areas projected to SWEREF 99 TM, prepared for fast point-in-polygon tests."""
+
+    def __init__(self, areas: list[Area]):
+        self.areas = sorted(areas, key=lambda a: (a.layer, a.area_id))
+        self._polygons = [shapely.transform(a.geometry, _project, interleaved=False) for a in self.areas]
+        for polygon in self._polygons:
+            shapely.prepare(polygon)
+        self._bounds = np.array([p.bounds for p in self._polygons]).reshape(-1, 4)
+        never = np.datetime64("NaT")
+        self._from = np.array([np.datetime64(a.valid_from) if a.valid_from else never for a in self.areas])
+        self._to = np.array([np.datetime64(a.valid_to) if a.valid_to else never for a in self.areas])
+
+    def layers(self) -> set[str]:
+        return {a.layer for a in self.areas}
+
+    def sweref_polygon(self, area_id: str) -> BaseGeometry:
+        return self._polygons[[a.area_id for a in self.areas].index(area_id)]
+
+    def classify(
+        self, kommunkod: pd.Series, datum: pd.Series, nord: np.ndarray, ost: np.ndarray
+    ) -> pd.DataFrame:
+        """Rows inside an area valid on their date: a frame of (row position, layer, area_id).
+
+        At most one area per layer and row (areas of a layer never overlap; if a file breaks that, the
+        first area by area_id wins, deterministically).
+        """
+        positions: list[np.ndarray] = []
+        layers: list[str] = []
+        area_ids: list[str] = []
+        if not self.areas or len(nord) == 0:
+            return pd.DataFrame({"position": [], "layer": [], "area_id": []})
+        has_point = ~(np.isnan(nord) | np.isnan(ost))
+        kommun = kommunkod.to_numpy(dtype=object)
+        day = datum.to_numpy(dtype="datetime64[D]")
+        taken: dict[str, np.ndarray] = {}
+        for i, area in enumerate(self.areas):
+            minx, miny, maxx, maxy = self._bounds[i]
+            candidate = has_point & (kommun == area.kommunkod)
+            candidate &= (ost >= minx) & (ost <= maxx) & (nord >= miny) & (nord <= maxy)
+            if area.valid_from:
+                candidate &= day >= self._from[i]
+            if area.valid_to:
+                candidate &= day <= self._to[i]
+            layer_taken = taken.setdefault(area.layer, np.zeros(len(nord), dtype=bool))
+            candidate &= ~layer_taken
+            index = np.flatnonzero(candidate)
+            if not len(index):
+                continue
+            inside = index[shapely.contains_xy(self._polygons[i], ost[index], nord[index])]
+            layer_taken[inside] = True
+            positions.append(inside)
+            layers.extend([area.layer] * len(inside))
+            area_ids.extend([area.area_id] * len(inside))
+        if not positions:
+            return pd.DataFrame({"position": np.array([], dtype=np.int64), "layer": [], "area_id": []})
+        return pd.DataFrame({"position": np.concatenate(positions), "layer": layers, "area_id": area_ids})
+
+
+def _project(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    easting, northing = _WGS84_TO_SWEREF.transform(lon, lat)
+    return easting, northing
+
+
+def area_memberships(facts: pd.DataFrame, index: AreaIndex, key: tuple[str, ...]) -> pd.DataFrame:
+    """One row per fact and layer whose area holds the fact's point: the key, `line`, layer, area_id."""
+    found = index.classify(
+        facts["kommunkod"], facts["datum"], facts["nord"].to_numpy(), facts["ost"].to_numpy()
+    )
+    rows = facts.iloc[found["position"].to_numpy()][[*key, "line"]].reset_index(drop=True)
+    rows["layer"] = found["layer"].to_numpy()
+    rows["area_id"] = found["area_id"].to_numpy()
+    return rows

@@ -1,0 +1,79 @@
+"""SWEREF 99 TM coordinate pairs: parsed, checked against Sweden's box, and diagnosed per file."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from schemas.contracts import EASTING_RANGE, NORTHING_RANGE, RT90_EASTING_RANGE
+
+OK, MISSING, INVALID = "ok", "saknas", "ogiltig"
+
+
+@dataclass(frozen=True)
+class Coordinates:
+    """Per row: the usable pair (NaN where none), its status, and why an invalid pair is invalid."""
+
+    nord: np.ndarray
+    ost: np.ndarray
+    status: np.ndarray  # OK | MISSING | INVALID
+    warning: pd.Series  # text for INVALID rows, else NA
+    looks_swapped: int  # invalid pairs that would be in Sweden with northing and easting exchanged
+    looks_rt90: int  # invalid pairs whose easting is in RT90's range
+    pairs_given: int  # rows with any coordinate text
+
+
+def parse_number(text: pd.Series) -> pd.Series:
+    """Decimal point or comma; spaces as thousands separators. NaN where empty or unparseable."""
+    cleaned = text.str.strip().str.replace(r"[\s\u00a0]", "", regex=True).str.replace(",", ".", regex=False)
+    return pd.to_numeric(cleaned.where(cleaned.str.fullmatch(r"[+-]?\d+(\.\d*)?"), None), errors="coerce")
+
+
+def _within(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
+    return (values >= bounds[0]) & (values <= bounds[1])
+
+
+def check_pairs(nord_text: pd.Series, ost_text: pd.Series) -> Coordinates:
+    nord = parse_number(nord_text).to_numpy(dtype="float64", na_value=np.nan)
+    ost = parse_number(ost_text).to_numpy(dtype="float64", na_value=np.nan)
+    given = (nord_text.str.strip() != "") | (ost_text.str.strip() != "")
+    given_np = given.to_numpy(dtype=bool)
+    in_box = _within(nord, NORTHING_RANGE) & _within(ost, EASTING_RANGE)
+    status = np.where(~given_np, MISSING, np.where(in_box, OK, INVALID))
+    invalid = status == INVALID
+    unparseable = invalid & (np.isnan(nord) | np.isnan(ost))
+    swapped = invalid & _within(ost, NORTHING_RANGE) & _within(nord, EASTING_RANGE)
+    rt90 = invalid & _within(ost, RT90_EASTING_RANGE)
+    warning = pd.Series(pd.NA, index=nord_text.index, dtype="string")
+    warning[invalid] = "coordinate pair outside Sweden's SWEREF 99 TM box: kept without coordinates"
+    warning[unparseable] = "coordinate pair incomplete or not a number: kept without coordinates"
+    warning[swapped] = "coordinate pair outside Sweden (Nord and Öst swapped?): kept without coordinates"
+    warning[rt90] = "coordinate pair outside Sweden (RT90 easting?): kept without coordinates"
+    usable = status == OK
+    return Coordinates(
+        nord=np.where(usable, nord, np.nan),
+        ost=np.where(usable, ost, np.nan),
+        status=status,
+        warning=warning,
+        looks_swapped=int(swapped.sum()),
+        looks_rt90=int(rt90.sum()),
+        pairs_given=int(given_np.sum()),
+    )
+
+
+def file_warnings(pairs_given: int, looks_swapped: int, looks_rt90: int) -> list[str]:
+    """A file-level warning when most pairs of a file look swapped or look like RT90 (never converted)."""
+    warnings = []
+    if pairs_given and looks_swapped * 2 > pairs_given:
+        warnings.append(
+            f"{looks_swapped} of {pairs_given} coordinate pairs look swapped (Nord and Öst exchanged): "
+            "those rows were kept without coordinates; fix the export's column mapping"
+        )
+    if pairs_given and looks_rt90 * 2 > pairs_given:
+        warnings.append(
+            f"{looks_rt90} of {pairs_given} coordinate pairs look like RT90, not SWEREF 99 TM: "
+            "those rows were kept without coordinates; export in SWEREF 99 TM (EPSG:3006)"
+        )
+    return warnings

@@ -1,0 +1,192 @@
+"""Type a batch of export text into fact rows, rejected rows and row warnings (pure, vectorised).
+
+A row whose required field is missing or unparseable is rejected with the first such column in contract
+order; an optional field that cannot be read is dropped with a row warning. Nothing else is dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from schemas.contracts import CONTRACTS, KNOWN_HOBIT_CODES, InputContract, Kind, Source
+from transform.coordinates import check_pairs
+from transform.periods import TZ, parse_date, parse_instant, parse_local, tertial_of_month
+from transform.text import fold_hobit_series, pad_code4_series, text_key_series
+
+REJECTED_COLUMNS = ["line", "column_name", "reason", "kommunkod", "year", "fields_json"]
+WARNING_COLUMNS = ["line", "column_name", "warning"]
+
+
+@dataclass
+class TypedBatch:
+    facts: pd.DataFrame  # one row per loaded line, columns of the source's fact table + `line`
+    rejected: pd.DataFrame  # REJECTED_COLUMNS
+    warnings: pd.DataFrame  # WARNING_COLUMNS
+    coordinate_counts: dict[str, int] = field(default_factory=dict)  # for the file-level diagnosis
+
+
+def type_rows(source: Source, raw: pd.DataFrame, lines: np.ndarray) -> TypedBatch:
+    """`raw` holds the text of the contract's non-personal columns by field name ('' where absent)."""
+    contract = CONTRACTS[source]
+    raw = raw.reset_index(drop=True)
+    typed, problem = _parse_columns(contract, raw)
+    reject_column = pd.Series(pd.NA, index=raw.index, dtype="string")
+    reject_reason = pd.Series(pd.NA, index=raw.index, dtype="string")
+    # Later columns first, so that the first failing column in contract order wins.
+    for column in reversed([c for c in contract.columns if c.required]):
+        bad = problem[column.field]
+        reject_column[bad.notna()] = column.name
+        reject_reason[bad.notna()] = column.name + " " + bad[bad.notna()]
+    rejected_mask = reject_reason.notna().to_numpy()
+    kept = ~rejected_mask
+
+    warnings = [_warnings_of(contract, problem, lines, kept)]
+    coordinate_counts: dict[str, int] = {}
+    if "nord" in typed:
+        coords = check_pairs(raw.loc[kept, "nord"], raw.loc[kept, "ost"])
+        typed.loc[kept, "nord"] = coords.nord
+        typed.loc[kept, "ost"] = coords.ost
+        typed.loc[kept, "koordinat_status"] = coords.status
+        warned = coords.warning.notna().to_numpy()
+        warnings.append(
+            pd.DataFrame(
+                {
+                    "line": lines[kept][warned],
+                    "column_name": "Nord/Öst",
+                    "warning": coords.warning[warned].to_numpy(),
+                }
+            )
+        )
+        coordinate_counts = {
+            "pairs_given": coords.pairs_given,
+            "looks_swapped": coords.looks_swapped,
+            "looks_rt90": coords.looks_rt90,
+        }
+
+    facts = typed.loc[kept].reset_index(drop=True)
+    facts["line"] = lines[kept]
+    rejected = _rejected_frame(contract, raw, typed, lines, rejected_mask, reject_column, reject_reason)
+    return TypedBatch(
+        facts=facts,
+        rejected=rejected,
+        warnings=pd.concat(warnings, ignore_index=True),
+        coordinate_counts=coordinate_counts,
+    )
+
+
+def _parse_columns(contract: InputContract, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Typed values by field, and per field a problem text ('missing' / 'unparseable') or NA."""
+    typed = pd.DataFrame(index=raw.index)
+    problem = pd.DataFrame(index=raw.index)
+    for column in contract.stored:
+        text = raw[column.field].astype("string").str.strip() if column.field in raw else None
+        if text is None:
+            text = pd.Series("", index=raw.index, dtype="string")
+        empty = text == ""
+        value, ok = _parse(column.kind, text)
+        issue = pd.Series(pd.NA, index=raw.index, dtype="string")
+        issue[empty] = "missing"
+        issue[~empty & ~ok] = "unparseable"
+        problem[column.field] = issue
+        if column.kind is not Kind.COORDINATE:
+            typed[column.field] = value.where(ok & ~empty) if not column.required else value
+    _derive(contract.source, typed)
+    return typed, problem
+
+
+def _parse(kind: Kind, text: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if kind is Kind.CODE4:
+        value = pad_code4_series(text)
+        return value, value.notna()
+    if kind is Kind.INTEGER:
+        digits = text.str.extract(r"^(\d{1,9})(?:\.0*)?$", expand=False)
+        return pd.to_numeric(digits, errors="coerce").astype("Int64"), digits.notna()
+    if kind is Kind.LOCAL_DATETIME:
+        value = parse_local(text)
+        return value, value.notna()
+    if kind is Kind.INSTANT:
+        value = parse_instant(text)
+        return value, value.notna()
+    if kind is Kind.DATE:
+        value = parse_date(text)
+        return value, value.notna()
+    if kind is Kind.COORDINATE:
+        return text, pd.Series(True, index=text.index)  # checked as pairs, see check_pairs
+    return text, pd.Series(True, index=text.index)
+
+
+def _derive(source: Source, typed: pd.DataFrame) -> None:
+    """The local date, year and tertial, and the normalised keys that matching and de-duplication use."""
+    if source is Source.STATUS:
+        local = typed["registreringstid"]
+        typed["registreringstid"] = local.dt.tz_localize(None)
+    elif source is Source.STORM:
+        local = typed["starttid"]
+        typed["starttid_utc"] = local.dt.tz_convert("UTC")
+        typed["starttid_lokal"] = local.dt.tz_localize(None)
+        typed.drop(columns="starttid", inplace=True)
+        typed["hobit"] = fold_hobit_series(typed["hobit"].fillna(""))
+        typed["hobit_kand"] = typed["hobit"].isin(KNOWN_HOBIT_CODES)
+        typed["handelsetyp_key"] = text_key_series(typed["handelsetyp"])
+        typed["enhet_key"] = text_key_series(typed["enhet"])
+    else:
+        local = typed["datum"].dt.tz_localize(TZ)
+        typed["aktivitet_key"] = text_key_series(typed["aktivitet"])
+        typed["plats_key"] = text_key_series(typed["plats"])
+    typed["datum"] = local.dt.tz_localize(None).dt.normalize()
+    typed["year"] = local.dt.year.astype("Int64")
+    month = local.dt.month.fillna(1)
+    typed["tertial"] = pd.Series(tertial_of_month(month), index=typed.index).where(local.notna())
+    for field_name in ("nord", "ost"):
+        if source is not Source.ACTIVITIES:
+            typed[field_name] = np.nan
+    if source is not Source.ACTIVITIES:
+        typed["koordinat_status"] = "saknas"
+
+
+def _warnings_of(
+    contract: InputContract, problem: pd.DataFrame, lines: np.ndarray, kept: np.ndarray
+) -> pd.DataFrame:
+    """Optional fields that could not be read: the row is kept, the field dropped, a warning recorded."""
+    frames = []
+    for column in contract.stored:
+        if column.required or column.kind in (Kind.TEXT, Kind.COORDINATE):
+            continue
+        bad = (problem[column.field] == "unparseable").fillna(False).to_numpy() & kept
+        if bad.any():
+            frames.append(
+                pd.DataFrame(
+                    {"line": lines[bad], "column_name": column.name, "warning": f"{column.name} unparseable"}
+                )
+            )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=WARNING_COLUMNS)
+
+
+def _rejected_frame(
+    contract: InputContract,
+    raw: pd.DataFrame,
+    typed: pd.DataFrame,
+    lines: np.ndarray,
+    mask: np.ndarray,
+    column: pd.Series,
+    reason: pd.Series,
+) -> pd.DataFrame:
+    if not mask.any():
+        return pd.DataFrame(columns=REJECTED_COLUMNS)
+    names = {c.field: c.name for c in contract.stored if c.field in raw}
+    fields = raw.loc[mask, list(names)].rename(columns=names)
+    return pd.DataFrame(
+        {
+            "line": lines[mask],
+            "column_name": column[mask].to_numpy(),
+            "reason": reason[mask].to_numpy(),
+            # Partition of a rejected row, where its Kommunkod and date could still be read.
+            "kommunkod": typed.loc[mask, "kommunkod"].to_numpy(),
+            "year": typed.loc[mask, "year"].to_numpy(),
+            "fields_json": [json.dumps(r, ensure_ascii=False) for r in fields.to_dict("records")],
+        }
+    )
