@@ -147,6 +147,7 @@ def sample(
 ) -> None:
     """Write a realistic data set per the contract, with its known answers in expected/."""
     from rich.progress import Progress
+
     from sample.generator import write_sample
 
     with Progress(console=err, transient=True) as progress:
@@ -159,3 +160,7 @@ def sample(
             outdir, sorted(set(year)), kommuner=kommuner, scale=scale, seed=seed, progress=step
         )
     out.print(f"wrote {outdir}: {summary}", highlight=False)
+
+
+# Commands of their own modules register on `app` when imported (kept apart so each file stays small).
+from flows import commands_analyst, commands_audit, commands_schedule  # noqa: E402, F401

@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from extract.config import load_aliases, load_areas, load_promises
 from extract.readers import Aliases, open_export, read_export
+from load.faults import checkpoint
 from load.merge import MergeResult, merge_run
 from load.staging import FileAudit, abandon_run, drop_staged_file, record_file, stage_batch, start_run
 from load.warehouse import Warehouse
@@ -88,7 +89,9 @@ def stage_file(
         record_file(warehouse, run_id, audit)
         key = CONTRACTS[source].key
         for typed in read_export(export):
+            checkpoint("read")
             areas = area_memberships(typed.facts, index, key) if source is not Source.ACTIVITIES else None
+            checkpoint("stage")
             stage_batch(warehouse, run_id, audit, typed, areas)
             audit.add(typed)
             for name, value in typed.coordinate_counts.items():

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from load.aggregate import Partition, recompute_followup, recompute_quality
+from load.faults import checkpoint
 from load.staging import FACT_STAGING, STAGING_TABLES
 from load.warehouse import Warehouse, now_utc
 from schemas import warehouse as w
@@ -57,6 +58,7 @@ def merge_run(
     updated_at = updated_at or now_utc()
     result = MergeResult()
     with warehouse.writer() as conn:
+        checkpoint("merge")
         for document in promises:
             _replace_promises(conn, document, run_id)
         if areas is not None:
@@ -85,6 +87,7 @@ def merge_run(
         )
         for table in STAGING_TABLES:
             conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+        checkpoint("commit")  # everything written, the transaction not yet committed
     return result
 
 

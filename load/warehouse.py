@@ -150,6 +150,9 @@ def bulk_insert(conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
 
 
 def _copy_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, columns: list[str]) -> None:
+    for name in columns:  # PostgreSQL reads "2.0" as no integer: integers with gaps travel as Int64
+        if isinstance(table.c[name].type, sa.Integer) and frame[name].dtype.kind == "f":
+            frame = frame.assign(**{name: frame[name].astype("Int64")})
     preparer = conn.dialect.identifier_preparer
     target = preparer.format_table(table)
     names = ", ".join(preparer.quote(c) for c in columns)

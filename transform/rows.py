@@ -128,7 +128,7 @@ def _derive(source: Source, typed: pd.DataFrame) -> None:
         local = typed["starttid"]
         typed["starttid_utc"] = local.dt.tz_convert("UTC")
         typed["starttid_lokal"] = local.dt.tz_localize(None)
-        typed.drop(columns="starttid", inplace=True)
+        del typed["starttid"]
         typed["hobit"] = fold_hobit_series(typed["hobit"].fillna(""))
         typed["hobit_kand"] = typed["hobit"].isin(KNOWN_HOBIT_CODES)
         typed["handelsetyp_key"] = text_key_series(typed["handelsetyp"])
@@ -140,7 +140,8 @@ def _derive(source: Source, typed: pd.DataFrame) -> None:
     typed["datum"] = local.dt.tz_localize(None).dt.normalize()
     typed["year"] = local.dt.year.astype("Int64")
     month = local.dt.month.fillna(1)
-    typed["tertial"] = pd.Series(tertial_of_month(month), index=typed.index).where(local.notna())
+    tertial = pd.Series(tertial_of_month(month), index=typed.index)
+    typed["tertial"] = tertial.where(local.notna()).astype("Int64")
     for field_name in ("nord", "ost"):
         if source is not Source.ACTIVITIES:
             typed[field_name] = np.nan
