@@ -9,13 +9,16 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 
 from schemas.contracts import Source
 from schemas.errors import LofteError
+
+if TYPE_CHECKING:
+    from flows.followup import RunSummary
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
 
@@ -58,6 +61,29 @@ def expand(paths: list[Path]) -> list[Path]:
     return files
 
 
+def report_summary(summary: RunSummary) -> None:
+    """Per file: rows read, loaded, rejected (reasons grouped), warnings; then the partitions rewritten.
+    Exits 3 when a file could not be read at all."""
+    for audit in summary.audits:
+        name = Path(audit.path).name
+        if audit.status == "unreadable":
+            err.print(f"[red]unreadable:[/] {audit.error}", highlight=False, soft_wrap=True)
+            continue
+        counts = f"{audit.rows_read} rows read, {audit.rows_loaded} loaded, {audit.rows_rejected} rejected"
+        out.print(f"{name}: {counts}", highlight=False)
+        for reason, lines in sorted(audit.rejection_reasons.items()):
+            shown = ", ".join(str(n) for n in lines[:10]) + (", …" if len(lines) > 10 else "")
+            out.print(f"  rejected: {reason}: {len(lines)} rows, lines {shown}", highlight=False)
+        for warning in audit.warnings:
+            out.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+    merged = summary.merged
+    if merged:
+        done = ", ".join(f"{k} {y}" for k, y in merged.followup_partitions) or "none"
+        out.print(f"run {summary.run_id}: follow-up recomputed for {done}", highlight=False)
+    if summary.unreadable:
+        raise typer.Exit(EXIT_UNREADABLE)
+
+
 @app.command()
 def run(
     promises: Annotated[list[Path], typer.Option("--promises", help="promises file (YAML); repeatable")],
@@ -82,24 +108,7 @@ def run(
             summary = followup_run(promises, areas, files, aliases, warehouse)
     except LofteError as exc:
         raise _fail(str(exc)) from None
-    for audit in summary.audits:
-        name = Path(audit.path).name
-        if audit.status == "unreadable":
-            err.print(f"[red]unreadable:[/] {audit.error}", highlight=False, soft_wrap=True)
-            continue
-        counts = f"{audit.rows_read} rows read, {audit.rows_loaded} loaded, {audit.rows_rejected} rejected"
-        out.print(f"{name}: {counts}", highlight=False)
-        for reason, lines in sorted(audit.rejection_reasons.items()):
-            shown = ", ".join(str(n) for n in lines[:10]) + (", …" if len(lines) > 10 else "")
-            out.print(f"  rejected: {reason}: {len(lines)} rows, lines {shown}", highlight=False)
-        for warning in audit.warnings:
-            out.print(f"  [yellow]warning:[/] {warning}", highlight=False)
-    merged = summary.merged
-    if merged:
-        done = ", ".join(f"{k} {y}" for k, y in merged.followup_partitions) or "none"
-        out.print(f"run {summary.run_id}: follow-up recomputed for {done}", highlight=False)
-    if summary.unreadable:
-        raise typer.Exit(EXIT_UNREADABLE)
+    report_summary(summary)
 
 
 @app.command()
@@ -111,18 +120,24 @@ def report(
     warehouse: WarehouseOption = None,
 ) -> None:
     """Print the follow-up as the municipality publishes it."""
+    from collections.abc import Callable
+    from typing import Any
+
     from load.queries import read_followup
+    from load.report_data import read_report
     from load.warehouse import Warehouse
+    from report.html import to_html
     from report.render import to_csv, to_markdown
 
     renderers = {"md": to_markdown, "csv": to_csv}
+    reader = read_followup
     if format not in renderers:
         raise _fail(f"--format {format!r}: choose one of {', '.join(renderers)}", EXIT_USAGE)
     kommunkod = kommun.zfill(4)
     try:
         store = Warehouse(warehouse, read_only=True)
         with store.begin() as conn:
-            followup = read_followup(conn, kommunkod, year)
+            followup = reader(conn, kommunkod, year)
         store.dispose()
     except LofteError as exc:
         raise _fail(str(exc)) from None

@@ -10,7 +10,7 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.tasks import begin_run, load_config, merge, open_warehouse, stage_file
+from flows.tasks import abandon, begin_run, load_config, merge, open_warehouse, stage_file
 from load.merge import MergeResult
 from load.staging import FileAudit
 from schemas.contracts import Source
@@ -44,18 +44,30 @@ def followup_run(
     """Load the given exports (in the order given) and recompute the partitions they touch."""
     config = load_config(promises, areas, aliases)
     warehouse = open_warehouse(warehouse_url)
-    summary = RunSummary(run_id=new_run_id())
+    now = scheduled_time()
+    summary = RunSummary(run_id=new_run_id(now))
     try:
         begin_run(warehouse, summary.run_id, "run")
         for file_seq, (source, path) in enumerate(files, start=1):
             summary.audits.append(
                 stage_file(warehouse, summary.run_id, file_seq, source, path, config.aliases, config.index)
             )
-        summary.merged = merge(warehouse, summary.run_id, config)
+        summary.merged = merge(warehouse, summary.run_id, config.promises, config.areas, now)
         publish_summary(summary)
+    except BaseException as exc:
+        abandon(warehouse, summary.run_id, exc)
+        raise
     finally:
         warehouse.dispose()
     return summary
+
+
+def scheduled_time() -> datetime:
+    """'Now' of a run: the flow run's scheduled time (a late nightly run still writes its own night)."""
+    from prefect.runtime import flow_run
+
+    scheduled = flow_run.scheduled_start_time
+    return datetime.fromisoformat(str(scheduled)).astimezone(UTC) if scheduled else datetime.now(UTC)
 
 
 def publish_summary(summary: RunSummary) -> None:

@@ -7,13 +7,16 @@ never hashes or persists them.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from extract.config import load_aliases, load_areas, load_promises
+from extract.inbox import InboxFile, config_folder, list_inbox
 from extract.readers import Aliases, open_export, read_export
+from load.config_state import applied_documents, areas_sha, loaded_file_shas, promises_key, promises_sha
 from load.faults import checkpoint
 from load.merge import MergeResult, merge_run
 from load.staging import FileAudit, abandon_run, drop_staged_file, record_file, stage_batch, start_run
@@ -36,6 +39,17 @@ class RunConfig:
 @task(cache_policy=NO_CACHE)
 def load_config(promises: list[Path], areas: Path | None, aliases: Path | None) -> RunConfig:
     """Promises, areas and aliases, checked against each other before anything is written."""
+    return read_config(promises, areas, aliases)
+
+
+@task(cache_policy=NO_CACHE)
+def load_config_folder(config_dir: Path) -> RunConfig:
+    """config/areas.geojson, config/promises/*.yaml and config/aliases.yaml of a scheduled run."""
+    folder = config_folder(config_dir)
+    return read_config(folder.promises, folder.areas, folder.aliases)
+
+
+def read_config(promises: list[Path], areas: Path | None, aliases: Path | None) -> RunConfig:
     documents = [load_promises(p) for p in promises]
     seen: dict[tuple[str, int], Path] = {}
     for path, document in zip(promises, documents, strict=True):
@@ -58,7 +72,9 @@ def load_config(promises: list[Path], areas: Path | None, aliases: Path | None) 
 
 @task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
 def open_warehouse(url: str | None) -> Warehouse:
+    """Connect, take the run lock (runs never interleave), and upgrade the schema in place."""
     warehouse = Warehouse(url)
+    warehouse.hold_run_lock()
     warehouse.migrate()
     return warehouse
 
@@ -122,10 +138,75 @@ def stage_file(
 
 
 @task(cache_policy=NO_CACHE)
-def merge(warehouse: Warehouse, run_id: str, config: RunConfig) -> MergeResult:
-    """The one transaction that publishes the run; on failure the run is marked failed, nothing else."""
-    try:
-        return merge_run(warehouse, run_id, config.promises, config.areas)
-    except BaseException as exc:
-        abandon_run(warehouse, run_id, f"merge failed: {type(exc).__name__}")
-        raise
+def merge(
+    warehouse: Warehouse,
+    run_id: str,
+    promises: list[Promises],
+    areas: list[Area] | None,
+    updated_at: datetime | None = None,
+) -> MergeResult:
+    """The one transaction that publishes the run."""
+    return merge_run(warehouse, run_id, promises, areas, updated_at=updated_at)
+
+
+@task(cache_policy=NO_CACHE, retries=1, retry_delay_seconds=10, task_run_name="backfill-{year}")
+def merge_year(
+    warehouse: Warehouse, run_id: str, promises: list[Promises], year: int, updated_at: datetime
+) -> MergeResult:
+    """One backfilled year in one transaction: its facts, rejected rows and partitions."""
+    mine = [p for p in promises if p.year == year]
+    partitions = {(p.kommunkod, year) for p in mine}
+    return merge_run(
+        warehouse, run_id, mine, None, years={year}, recompute=partitions, finish=False, updated_at=updated_at
+    )
+
+
+@task(cache_policy=NO_CACHE)
+def finish_backfill(
+    warehouse: Warehouse, run_id: str, areas: list[Area] | None, updated_at: datetime
+) -> None:
+    """Rows without a readable date, warnings, the areas; then the run and its files are done."""
+    merge_run(warehouse, run_id, [], areas, years=set(), finish=True, updated_at=updated_at)
+
+
+@task(cache_policy=NO_CACHE)
+def abandon(warehouse: Warehouse, run_id: str, reason: BaseException) -> None:
+    abandon_run(warehouse, run_id, f"{type(reason).__name__}: {reason}"[:500])
+
+
+@dataclass
+class NightPlan:
+    files: list[InboxFile]  # exports not loaded before, in file-name order per source
+    promises: list[Promises]  # promises files new or changed since they were last applied
+    areas_changed: bool
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.files and not self.promises and not self.areas_changed
+
+
+@task(cache_policy=NO_CACHE, retries=2, retry_delay_seconds=5)
+def plan_night(warehouse: Warehouse, config: RunConfig, inbox_dir: Path) -> NightPlan:
+    """New exports by SHA-256 (not by name or time), and config documents whose content changed."""
+    inbox = list_inbox(inbox_dir)
+    with warehouse.begin() as conn:
+        loaded = loaded_file_shas(conn)
+        applied = applied_documents(conn)
+    seen: set[str] = set()
+    new = []
+    for item in inbox:
+        if item.sha256 not in loaded and item.sha256 not in seen:
+            new.append(item)
+        seen.add(item.sha256)
+    changed = [p for p in config.promises if applied.get(("promises", promises_key(p))) != promises_sha(p)]
+    areas_changed = config.areas is not None and applied.get(("areas", "areas")) != areas_sha(config.areas)
+    return NightPlan(new, changed, areas_changed)
+
+
+@task(cache_policy=NO_CACHE)
+def inbox_files(inbox_dir: Path) -> list[InboxFile]:
+    """Every export of the inbox once (a file copied twice is loaded once), in file-name order."""
+    unique: dict[str, InboxFile] = {}
+    for item in list_inbox(inbox_dir):
+        unique.setdefault(item.sha256, item)
+    return list(unique.values())

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from load.aggregate import Partition, recompute_followup, recompute_quality
+from load.config_state import areas_sha, promises_key, promises_sha, record_document
 from load.faults import checkpoint
 from load.staging import FACT_STAGING, STAGING_TABLES
 from load.warehouse import Warehouse, now_utc
@@ -51,24 +52,33 @@ def merge_run(
     promises: list[Promises],
     areas: list[Area] | None,
     *,
+    years: set[int] | None = None,
     recompute: set[Partition] | None = None,
+    finish: bool = True,
     updated_at: datetime | None = None,
 ) -> MergeResult:
-    """Merge what the run staged; `recompute` adds partitions to rewrite even if no fact changed."""
+    """Merge what the run staged, in one transaction.
+
+    `years` limits the merge to facts whose winning version falls in those years (a backfill merges
+    year by year, each retryable on its own); `recompute` adds partitions to rewrite even if no fact
+    changed; `finish` marks the run and its files done and drops its staging rows.
+    """
     updated_at = updated_at or now_utc()
     result = MergeResult()
     with warehouse.writer() as conn:
         checkpoint("merge")
         for document in promises:
             _replace_promises(conn, document, run_id)
+            record_document(conn, "promises", promises_key(document), promises_sha(document), run_id)
         if areas is not None:
             _replace_areas(conn, areas)
+            record_document(conn, "areas", "areas", areas_sha(areas), run_id)
         changed: set[Partition] = set()
         for source in Source:
-            touched, written = _merge_facts(conn, run_id, source)
+            touched, written = _merge_facts(conn, run_id, source, years)
             changed |= touched
             result.facts_written[str(source)] = written
-        changed |= _merge_row_issues(conn, run_id)
+        changed |= _merge_row_issues(conn, run_id, years, undated=finish)
         wanted = changed | {(p.kommunkod, p.year) for p in promises} | (recompute or set())
         recompute_quality(conn, wanted, run_id, updated_at)
         with_promises = _partitions_with_promises(conn, wanted)
@@ -76,19 +86,22 @@ def merge_run(
             recompute_followup(conn, partition, run_id, updated_at)
         result.partitions_changed = sorted(changed)
         result.followup_partitions = sorted(with_promises)
-        lf = w.load_file
-        conn.execute(
-            sa.update(lf).where(lf.c.run_id == run_id, lf.c.status == "staged").values(status="loaded")
-        )
-        conn.execute(
-            sa.update(w.load_run)
-            .where(w.load_run.c.run_id == run_id)
-            .values(status="finished", finished_at=now_utc())
-        )
-        for table in STAGING_TABLES:
-            conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+        if finish:
+            _finish(conn, run_id)
         checkpoint("commit")  # everything written, the transaction not yet committed
     return result
+
+
+def _finish(conn: Connection, run_id: str) -> None:
+    lf = w.load_file
+    conn.execute(sa.update(lf).where(lf.c.run_id == run_id, lf.c.status == "staged").values(status="loaded"))
+    conn.execute(
+        sa.update(w.load_run)
+        .where(w.load_run.c.run_id == run_id)
+        .values(status="finished", finished_at=now_utc())
+    )
+    for table in STAGING_TABLES:
+        conn.execute(sa.delete(table).where(table.c.run_id == run_id))
 
 
 def _replace_promises(conn: Connection, promises: Promises, run_id: str) -> None:
@@ -154,54 +167,57 @@ def _replace_areas(conn: Connection, areas: list[Area]) -> None:
         conn.execute(sa.insert(w.dim_area), rows.astype(object).where(rows.notna(), None).to_dict("records"))
 
 
-def _merge_facts(conn: Connection, run_id: str, source: Source) -> tuple[set[Partition], int]:
+def _merge_facts(
+    conn: Connection, run_id: str, source: Source, years: set[int] | None
+) -> tuple[set[Partition], int]:
+    """Staged rows replace the facts with the same key: the later file, then the later line, wins."""
     fact, fact_area = _FACTS[source]
     staged, staged_area = FACT_STAGING[source]
     key = CONTRACTS[source].key
     mine = staged.c.run_id == run_id
     if conn.execute(sa.select(sa.func.count()).select_from(staged).where(mine)).scalar_one() == 0:
         return set(), 0
-    same_key = [staged.c[k] == fact.c[k] for k in key]
-    replaced = sa.exists(sa.select(1).select_from(staged).where(mine, *same_key))
-    touched = {
-        (k, y)
-        for k, y in conn.execute(
-            sa.union(
-                sa.select(staged.c.kommunkod, staged.c.year).where(mine),
-                sa.select(fact.c.kommunkod, fact.c.year).where(replaced),
-            )
-        )
-    }
-    # The later file, then the later line, wins among duplicates of one key.
     rank = sa.func.row_number().over(
         partition_by=[staged.c[k] for k in key], order_by=[staged.c.file_seq.desc(), staged.c.line.desc()]
     )
     ranked = sa.select(staged, rank.label("rank")).where(mine).subquery("ranked")
-    columns = [c.name for c in fact.columns if c.name != "run_id"]
-    winners = sa.select(*[ranked.c[c] for c in columns], sa.literal(run_id).label("run_id")).where(
-        ranked.c.rank == 1
-    )
-    if fact_area is not None:
-        area_key = [fact_area.c[k] == staged.c[k] for k in key]
-        conn.execute(
-            sa.delete(fact_area).where(sa.exists(sa.select(1).select_from(staged).where(mine, *area_key)))
+    winning = [ranked.c.rank == 1]
+    if years is not None:
+        winning.append(ranked.c.year.in_(sorted(years)))
+
+    def is_winner(table: sa.Table) -> sa.Exists:
+        return sa.exists(
+            sa.select(1).select_from(ranked).where(*winning, *[ranked.c[k] == table.c[k] for k in key])
         )
-    conn.execute(sa.delete(fact).where(replaced))
+
+    touched = {
+        (k, y)
+        for k, y in conn.execute(
+            sa.union(
+                sa.select(ranked.c.kommunkod, ranked.c.year).where(*winning),
+                sa.select(fact.c.kommunkod, fact.c.year).where(is_winner(fact)),
+            )
+        )
+    }
+    columns = [c.name for c in fact.columns if c.name != "run_id"]
+    winners = sa.select(*[ranked.c[c] for c in columns], sa.literal(run_id).label("run_id")).where(*winning)
+    if fact_area is not None:
+        conn.execute(sa.delete(fact_area).where(is_winner(fact_area)))
+    conn.execute(sa.delete(fact).where(is_winner(fact)))
     written = conn.execute(sa.insert(fact).from_select([*columns, "run_id"], winners)).rowcount
     if fact_area is not None and staged_area is not None:
-        won = ranked.alias("won")
         chosen = sa.select(
             *[staged_area.c[k] for k in key], staged_area.c.layer, staged_area.c.area_id
         ).where(
             staged_area.c.run_id == run_id,
             sa.exists(
                 sa.select(1)
-                .select_from(won)
+                .select_from(ranked)
                 .where(
-                    won.c.rank == 1,
-                    won.c.file_seq == staged_area.c.file_seq,
-                    won.c.line == staged_area.c.line,
-                    *[won.c[k] == staged_area.c[k] for k in key],
+                    *winning,
+                    ranked.c.file_seq == staged_area.c.file_seq,
+                    ranked.c.line == staged_area.c.line,
+                    *[ranked.c[k] == staged_area.c[k] for k in key],
                 )
             ),
         )
@@ -209,33 +225,50 @@ def _merge_facts(conn: Connection, run_id: str, source: Source) -> tuple[set[Par
     return touched, int(written or 0)
 
 
-def _merge_row_issues(conn: Connection, run_id: str) -> set[Partition]:
-    """Rejected rows and warnings of the run's files replace those of earlier loads of the same files."""
+def _merge_row_issues(
+    conn: Connection, run_id: str, years: set[int] | None, *, undated: bool
+) -> set[Partition]:
+    """Rejected rows and warnings of the run's files replace those of earlier loads of the same files.
+
+    With `years`, only rejected rows of those years move; `undated` adds the rejected rows without a
+    readable date and all row warnings (they belong to no year).
+    """
     touched: set[Partition] = set()
+    files = sa.select(w.load_file.c.sha256).where(
+        w.load_file.c.run_id == run_id, w.load_file.c.status == "staged"
+    )
     for final, staged, key in (
         (w.rejected_row, w.stg_rejected_row, ("file_sha256", "line")),
         (w.row_warning, w.stg_row_warning, ("file_sha256", "line", "column_name")),
     ):
-        mine = staged.c.run_id == run_id
-        files = sa.select(w.load_file.c.sha256).where(
-            w.load_file.c.run_id == run_id, w.load_file.c.status == "staged"
-        )
+        final_scope: list[sa.ColumnElement[bool]] = [final.c.file_sha256.in_(files)]
+        staged_scope: list[sa.ColumnElement[bool]] = [staged.c.run_id == run_id]
+        if final is w.rejected_row and years is not None:
+            in_years_final: sa.ColumnElement[bool] = final.c.year.in_(sorted(years))
+            in_years_staged: sa.ColumnElement[bool] = staged.c.year.in_(sorted(years))
+            if undated:
+                in_years_final = in_years_final | final.c.year.is_(None)
+                in_years_staged = in_years_staged | staged.c.year.is_(None)
+            final_scope.append(in_years_final)
+            staged_scope.append(in_years_staged)
+        elif final is w.row_warning and not undated:
+            continue
         if final is w.rejected_row:
             touched |= {
                 (k, y)
                 for k, y in conn.execute(
                     sa.union(
-                        sa.select(staged.c.kommunkod, staged.c.year).where(mine),
-                        sa.select(final.c.kommunkod, final.c.year).where(final.c.file_sha256.in_(files)),
+                        sa.select(staged.c.kommunkod, staged.c.year).where(*staged_scope),
+                        sa.select(final.c.kommunkod, final.c.year).where(*final_scope),
                     )
                 )
                 if k is not None and y is not None
             }
-        conn.execute(sa.delete(final).where(final.c.file_sha256.in_(files)))
+        conn.execute(sa.delete(final).where(*final_scope))
         rank = sa.func.row_number().over(
             partition_by=[staged.c[k] for k in key], order_by=staged.c.file_seq.desc()
         )
-        ranked = sa.select(staged, rank.label("rank")).where(mine).subquery("ranked")
+        ranked = sa.select(staged, rank.label("rank")).where(*staged_scope).subquery("ranked")
         columns = [c.name for c in final.columns if c.name != "run_id"]
         conn.execute(
             sa.insert(final).from_select(

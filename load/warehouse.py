@@ -26,8 +26,9 @@ from schemas.errors import WarehouseError
 
 DEFAULT_URL = "duckdb:///lofte.duckdb"
 LOCK_WAIT_SECONDS = float(os.environ.get("LOFTE_LOCK_WAIT_SECONDS", "600"))
-# PostgreSQL advisory lock key for writers: one merge at a time (the number spells "lofte").
+# PostgreSQL advisory lock keys (the number spells "lofte"): one merge at a time, and one run at a time.
 _ADVISORY_LOCK_KEY = 0x6C6F667465
+_RUN_LOCK_KEY = _ADVISORY_LOCK_KEY + 1
 
 
 def resolve_url(url: str | None) -> str:
@@ -53,6 +54,7 @@ class Warehouse:
     def __init__(self, url: str | None = None, *, read_only: bool = False):
         self.url = resolve_url(url)
         self.read_only = read_only
+        self._run_lock: Connection | None = None
         self.is_duckdb = self.url.startswith("duckdb")
         if self.is_duckdb:
             path = self.url.split(":///", 1)[1] if ":///" in self.url else ""
@@ -125,7 +127,36 @@ class Warehouse:
                 conn.execute(sa.select(sa.func.set_config("lock_timeout", "0", True)))
             yield conn
 
+    def hold_run_lock(self) -> None:
+        """Hold the writers' lock for the whole run, so runs never interleave (a backfill and a nightly
+        run started together: one waits for the other). On DuckDB the open file is the lock already."""
+        if self.is_duckdb or self._run_lock is not None:
+            return
+        conn = self.engine.connect()
+        if not conn.execute(sa.select(sa.func.pg_try_advisory_lock(_RUN_LOCK_KEY))).scalar_one():
+            print(
+                f"warehouse {mask_url(self.url)}: another lofte run is writing: "
+                f"waiting up to {LOCK_WAIT_SECONDS:.0f} s",
+                flush=True,
+            )
+            wait_ms = f"{int(LOCK_WAIT_SECONDS * 1000)}ms"
+            conn.execute(sa.select(sa.func.set_config("lock_timeout", wait_ms, False)))
+            try:
+                conn.execute(sa.select(sa.func.pg_advisory_lock(_RUN_LOCK_KEY)))
+            except sa.exc.OperationalError:
+                conn.close()
+                raise WarehouseError(
+                    f"warehouse {mask_url(self.url)}: another lofte run held the lock for "
+                    f"{LOCK_WAIT_SECONDS:.0f} s: try again later"
+                ) from None
+            conn.execute(sa.select(sa.func.set_config("lock_timeout", "0", False)))
+        conn.commit()
+        self._run_lock = conn
+
     def dispose(self) -> None:
+        if self._run_lock is not None:
+            self._run_lock.close()  # closing the session releases its advisory lock
+            self._run_lock = None
         self.engine.dispose()
 
 

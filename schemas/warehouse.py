@@ -263,6 +263,18 @@ row_warning = sa.Table(
     sa.Column("run_id", sa.Text, nullable=False),
 )
 
+# One row per configuration document last applied (kind 'promises' keyed 'kommunkod-year', or 'areas'):
+# a nightly run rewrites promises and areas only when their content changed.
+config_document = sa.Table(
+    "config_document",
+    metadata,
+    sa.Column("kind", sa.Text, primary_key=True),
+    sa.Column("document_key", sa.Text, primary_key=True),
+    sa.Column("content_sha256", sa.Text, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("applied_at", TS, nullable=False),
+)
+
 # One row per applied schema migration.
 schema_version = sa.Table(
     "schema_version",

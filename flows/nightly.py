@@ -1,0 +1,40 @@
+"""The nightly run: load the exports that arrived since last night, recompute what they touched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, get_run_logger
+
+from flows.followup import RunSummary, new_run_id, publish_summary, scheduled_time
+from flows.tasks import abandon, begin_run, load_config_folder, merge, open_warehouse, plan_night, stage_file
+
+
+@flow(name="lofte-nightly", validate_parameters=False)
+def nightly_run(config_dir: Path, inbox_dir: Path, warehouse_url: str | None = None) -> RunSummary:
+    """A night with nothing new writes nothing: no run row, no partition rewritten."""
+    config = load_config_folder(config_dir)
+    warehouse = open_warehouse(warehouse_url)
+    now = scheduled_time()
+    summary = RunSummary(run_id=new_run_id(now))
+    try:
+        plan = plan_night(warehouse, config, inbox_dir)
+        if plan.nothing_to_do:
+            get_run_logger().info("nothing new in %s: the warehouse is unchanged", inbox_dir)
+            return summary
+        begin_run(warehouse, summary.run_id, "nightly")
+        for file_seq, item in enumerate(plan.files, start=1):
+            summary.audits.append(
+                stage_file(
+                    warehouse, summary.run_id, file_seq, item.source, item.path, config.aliases, config.index
+                )
+            )
+        areas = config.areas if plan.areas_changed else None
+        summary.merged = merge(warehouse, summary.run_id, plan.promises, areas, now)
+        publish_summary(summary)
+    except BaseException as exc:
+        abandon(warehouse, summary.run_id, exc)
+        raise
+    finally:
+        warehouse.dispose()
+    return summary
