@@ -6,12 +6,14 @@ never hashes or persists them.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
+from prefect.exceptions import MissingContextError
 
 from extract.config import load_aliases, load_areas, load_promises
 from extract.inbox import InboxFile, config_folder, list_inbox
@@ -26,6 +28,14 @@ from schemas.errors import ConfigError, InputFileError
 from schemas.promises import Promises
 from transform.areas import Area, AreaIndex, area_memberships
 from transform.coordinates import file_warnings
+
+
+def run_logger() -> logging.Logger | logging.LoggerAdapter:
+    """Prefect's run logger inside a run; a plain logger when a task's function is called directly."""
+    try:
+        return get_run_logger()
+    except MissingContextError:
+        return logging.getLogger("lofte")
 
 
 @dataclass
@@ -95,7 +105,7 @@ def stage_file(
     index: AreaIndex,
 ) -> FileAudit:
     """Read one export batch by batch: type, classify by area, stage. An unreadable file is audited."""
-    logger = get_run_logger()
+    logger = run_logger()
     audit = FileAudit(file_seq=file_seq, source=source, path=str(path))
     counts = {"pairs_given": 0, "looks_swapped": 0, "looks_rt90": 0}
     try:

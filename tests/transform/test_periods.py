@@ -1,0 +1,77 @@
+"""Time rules: Swedish local time decides the date, the tertial and the year."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from transform.periods import parse_date, parse_instant, parse_local, tertial_of_month
+
+
+def local(text: str) -> pd.Timestamp:
+    return parse_instant(pd.Series([text])).iloc[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "date", "tertial"),
+    [
+        ("2019-04-30 23:59", "2019-04-30", 1),
+        ("2019-05-01 00:00", "2019-05-01", 2),
+        ("2019-08-31 23:59:59", "2019-08-31", 2),
+        ("2019-09-01 00:00:00", "2019-09-01", 3),
+        ("2019-01-01 00:00", "2019-01-01", 1),
+        ("2019-12-31 23:59", "2019-12-31", 3),
+    ],
+)
+def test_tertial_edges_in_local_time(text: str, date: str, tertial: int) -> None:
+    value = parse_local(pd.Series([text])).iloc[0]
+    assert str(value.date()) == date
+    assert tertial_of_month([value.month])[0] == tertial
+
+
+@pytest.mark.parametrize(
+    ("text", "local_wall"),
+    [
+        ("2019-04-30T22:30:00Z", "2019-05-01 00:30"),  # UTC on 30 April is 1 May in Sweden: T2
+        ("2019-05-01T00:30:00+02:00", "2019-05-01 00:30"),
+        ("2019-04-30T23:30:00+02:00", "2019-04-30 23:30"),
+        ("2019-08-31T22:10:00Z", "2019-09-01 00:10"),  # → T3
+        ("2018-12-31T23:30:00Z", "2019-01-01 00:30"),  # → the next year
+        ("2019-12-31T23:30:00Z", "2020-01-01 00:30"),  # → 2020, not 2019
+        ("2019-01-15T08:00:00-0500", "2019-01-15 14:00"),
+        ("2019-06-01 12:00:00", "2019-06-01 12:00"),  # naive: Swedish local time
+    ],
+)
+def test_instants_convert_to_swedish_local_time(text: str, local_wall: str) -> None:
+    assert local(text).strftime("%Y-%m-%d %H:%M") == local_wall
+
+
+def test_repeated_autumn_hour_reads_as_the_first_summer_time_one() -> None:
+    value = local("2019-10-27 02:30:00")
+    assert value.utcoffset() == pd.Timedelta(hours=2)
+    assert value.tz_convert("UTC").strftime("%H:%M") == "00:30"
+
+
+def test_skipped_spring_hour_moves_forward_to_the_real_clock() -> None:
+    value = local("2019-03-31 02:30:00")
+    assert value.strftime("%H:%M") == "03:30"
+    assert value.tz_convert("UTC").strftime("%H:%M") == "01:30"
+
+
+@pytest.mark.parametrize(
+    "text", ["2019-13-45 10:00", "2019-02-30 10:00", "2019-02-10 25:00", "igår", "", "31/02/2019 12:00"]
+)
+def test_impossible_times_are_not_parsed(text: str) -> None:
+    assert pd.isna(parse_local(pd.Series([text])).iloc[0])
+    assert pd.isna(parse_instant(pd.Series([text])).iloc[0])
+
+
+def test_dates() -> None:
+    parsed = parse_date(pd.Series(["2019-11-11", "2019-02-29", "2020-02-29", "2019-11-11 00:00:00", "x"]))
+    assert [None if pd.isna(v) else str(v.date()) for v in parsed] == [
+        "2019-11-11",
+        None,
+        "2020-02-29",
+        "2019-11-11",
+        None,
+    ]
