@@ -26,17 +26,28 @@ def sample_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _start(args: list[str], home: Path) -> subprocess.Popen[str]:
     env = {**os.environ, "PREFECT_HOME": str(home), "LOFTE_LOCK_WAIT_SECONDS": "300"}
-    return subprocess.Popen([*LOFTE, *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [*LOFTE, *args], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
-def test_backfill_and_nightly_at_the_same_moment(sample_dir: Path, tmp_path: Path, warehouse_url: str) -> None:
-    common = ["--config", str(sample_dir / "config"), "--inbox", str(sample_dir / "inbox"), "--warehouse", warehouse_url]
+def test_backfill_and_nightly_at_the_same_moment(
+    sample_dir: Path, tmp_path: Path, warehouse_url: str
+) -> None:
+    common = [
+        "--config",
+        str(sample_dir / "config"),
+        "--inbox",
+        str(sample_dir / "inbox"),
+        "--warehouse",
+        warehouse_url,
+    ]
     runs = [
         _start(["backfill", *common, "--from-year", "2019", "--to-year", "2019"], tmp_path / "home-a"),
         _start(["nightly", *common], tmp_path / "home-b"),
     ]
     for run in runs:
-        stdout, stderr = run.communicate(timeout=600)
+        _, stderr = run.communicate(timeout=600)
         assert run.returncode == 0, stderr[-2000:]
         assert "Traceback" not in stderr
     expected = json.loads((sample_dir / "expected" / "0484-2019.json").read_text(encoding="utf-8"))
