@@ -27,6 +27,7 @@ def backfill_run(
 ) -> RunSummary:
     """Every inbox file is read once and classified with the areas valid on each row's date; each year
     is then merged in its own transaction. The values equal what the nightly runs produced."""
+    config_dir, inbox_dir = Path(config_dir), Path(inbox_dir)  # a deployment passes them as JSON text
     if from_year > to_year:
         raise ConfigError(f"--from-year {from_year} is after --to-year {to_year}")
     config = load_config_folder(config_dir)

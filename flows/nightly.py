@@ -13,6 +13,7 @@ from flows.tasks import abandon, begin_run, load_config_folder, merge, open_ware
 @flow(name="lofte-nightly", validate_parameters=False)
 def nightly_run(config_dir: Path, inbox_dir: Path, warehouse_url: str | None = None) -> RunSummary:
     """A night with nothing new writes nothing: no run row, no partition rewritten."""
+    config_dir, inbox_dir = Path(config_dir), Path(inbox_dir)  # a deployment passes them as JSON text
     config = load_config_folder(config_dir)
     warehouse = open_warehouse(warehouse_url)
     now = scheduled_time()
