@@ -124,9 +124,7 @@ def report(
     from typing import Any
 
     from load.queries import read_followup
-    from load.report_data import read_report
     from load.warehouse import Warehouse
-    from report.html import to_html
     from report.render import to_csv, to_markdown
 
     renderers = {"md": to_markdown, "csv": to_csv}
