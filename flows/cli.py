@@ -42,12 +42,23 @@ def _quiet_prefect() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    # The run logs reach the Prefect API (one line per file); the terminal gets the command's own summary.
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
 
 
 def _fail(message: str, code: int = EXIT_FAILED) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
+
+
+def _unexpected(exc: Exception) -> typer.Exit:
+    """A bug or an outage still gets one line (LOFTE_DEBUG=1 shows the traceback); nothing was changed."""
+    if os.environ.get("LOFTE_DEBUG"):
+        raise exc
+    from load.warehouse import mask_url
+
+    first = (str(exc).strip().splitlines() or [""])[0][:300]
+    return _fail(f"the run failed and changed nothing: {type(exc).__name__}: {mask_url(first)}")
 
 
 def expand(paths: list[Path]) -> list[Path]:
@@ -86,7 +97,7 @@ def report_summary(summary: RunSummary) -> None:
 
 @app.command()
 def run(
-    promises: Annotated[list[Path], typer.Option("--promises", help="promises file (YAML); repeatable")],
+    promises: Annotated[list[Path], typer.Option("--promises", help="promises file (YAML) or folder")],
     areas: Annotated[Path | None, typer.Option("--areas", help="areas file (GeoJSON)")] = None,
     status: Annotated[list[Path] | None, typer.Option("--status", help="STATUS export or folder")] = None,
     storm: Annotated[list[Path] | None, typer.Option("--storm", help="STORM-HOBIT log or folder")] = None,
@@ -105,9 +116,11 @@ def run(
     ]
     try:
         with out.status(f"loading {len(files)} files…"):
-            summary = followup_run(promises, areas, files, aliases, warehouse)
+            summary = followup_run(expand(promises), areas, files, aliases, warehouse)
     except LofteError as exc:
         raise _fail(str(exc)) from None
+    except Exception as exc:
+        raise _unexpected(exc) from None
     report_summary(summary)
 
 

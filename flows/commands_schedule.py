@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import WarehouseOption, _fail, _quiet_prefect, app, out, report_summary
+from flows.cli import WarehouseOption, _fail, _quiet_prefect, _unexpected, app, out, report_summary
 from schemas.errors import LofteError
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="folder with areas.geojson and promises/")]
@@ -24,6 +24,8 @@ def nightly(config: ConfigOption, inbox: InboxOption, warehouse: WarehouseOption
         summary = nightly_run(config, inbox, warehouse)
     except LofteError as exc:
         raise _fail(str(exc)) from None
+    except Exception as exc:
+        raise _unexpected(exc) from None
     if summary.merged is None and not summary.audits:
         out.print("nothing new: the warehouse is unchanged", highlight=False)
         return
@@ -46,4 +48,6 @@ def backfill(
         summary = backfill_run(config, inbox, from_year, to_year, warehouse)
     except LofteError as exc:
         raise _fail(str(exc)) from None
+    except Exception as exc:
+        raise _unexpected(exc) from None
     report_summary(summary)

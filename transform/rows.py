@@ -135,6 +135,9 @@ def _derive(source: Source, typed: pd.DataFrame) -> None:
         typed["enhet_key"] = text_key_series(typed["enhet"])
     else:
         local = typed["datum"].dt.tz_localize(TZ)
+        # Shown as written, but trimmed with inner spaces collapsed ("  NORRA   BERGA " → "NORRA BERGA").
+        for name in ("aktivitet", "plats"):
+            typed[name] = typed[name].str.replace(r"\s+", " ", regex=True)
         typed["aktivitet_key"] = text_key_series(typed["aktivitet"])
         typed["plats_key"] = text_key_series(typed["plats"])
     typed["datum"] = local.dt.tz_localize(None).dt.normalize()

@@ -9,7 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from flows.cli import app
 from flows.followup import followup_run
+from sample.generator import write_sample
 from schemas.contracts import Source
 from tests.conftest import ESKILSTUNA_2020
 from tests.expected import actual_answers, assert_matches, scan_warehouse
@@ -47,3 +51,52 @@ def test_eskilstuna_2020_gives_the_known_answers(warehouse_url: str) -> None:
 
     # No personal data anywhere in the warehouse.
     assert scan_warehouse(warehouse_url, expected["pii_markers"]) == []
+
+
+def test_generated_sample_gives_its_known_answers(tmp_path: Path, warehouse_url: str) -> None:
+    write_sample(tmp_path, [2019], kommuner=2, scale=1, seed=3)
+    promises = sorted((tmp_path / "config" / "promises").iterdir())
+    summary = followup_run(
+        promises,
+        tmp_path / "config" / "areas.geojson",
+        _fixture_files(tmp_path / "inbox"),
+        None,
+        warehouse_url,
+    )
+    assert summary.unreadable == []
+    for expected_file in sorted((tmp_path / "expected").iterdir()):
+        expected = json.loads(expected_file.read_text(encoding="utf-8"))
+        assert_matches(warehouse_url, expected)
+        assert scan_warehouse(warehouse_url, expected["pii_markers"]) == []
+
+
+def test_cli_exit_codes(tmp_path: Path, duckdb_url: str) -> None:
+    runner = CliRunner()
+    bad = tmp_path / "promises.yaml"
+    bad.write_text("kommunkod: '0484'\nyear: 2020\nsections: []\n", encoding="utf-8")
+    failed = runner.invoke(app, ["run", "--promises", str(bad), "--warehouse", duckdb_url])
+    assert failed.exit_code == 1
+    assert "promises.yaml:3:11: sections" in failed.output and "Traceback" not in failed.output
+    assert runner.invoke(app, ["run", "--warehouse", duckdb_url]).exit_code == 2  # --promises missing
+    missing = runner.invoke(
+        app,
+        [
+            "run",
+            "--promises",
+            str(ESKILSTUNA_2020 / "promises.yaml"),
+            "--areas",
+            str(ESKILSTUNA_2020 / "areas.geojson"),
+            "--activities",
+            str(ESKILSTUNA_2020 / "activities"),
+            "--status",
+            str(tmp_path / "no-such-export.csv"),
+            "--warehouse",
+            duckdb_url,
+        ],
+    )
+    assert missing.exit_code == 3
+    assert "no-such-export.csv: no such file" in missing.output
+    assert "aktiviteter_2020.csv: 9 rows read, 9 loaded, 0 rejected" in missing.output
+    report = runner.invoke(app, ["report", "--kommun", "484", "--year", "2020", "--warehouse", duckdb_url])
+    assert report.exit_code == 0
+    assert "| Trygghetsvandring | 2 | 3 (5) | 0 (5) |" in report.output
