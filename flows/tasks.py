@@ -7,6 +7,7 @@ never hashes or persists them.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -108,6 +109,7 @@ def stage_file(
     logger = run_logger()
     audit = FileAudit(file_seq=file_seq, source=source, path=str(path))
     counts = {"pairs_given": 0, "looks_swapped": 0, "looks_rt90": 0}
+    unknown_hobit: Counter[str] = Counter()
     try:
         export = open_export(path, source, aliases)
         audit.sha256, audit.size_bytes = export.facts.sha256, export.facts.size_bytes
@@ -122,6 +124,8 @@ def stage_file(
             audit.add(typed)
             for name, value in typed.coordinate_counts.items():
                 counts[name] += value
+            if source is Source.STORM:  # a new code is counted in the totals, matched by no measure
+                unknown_hobit.update(typed.facts.loc[~typed.facts["hobit_kand"].astype(bool), "hobit"])
         if audit.rows_read == 0:
             raise InputFileError(f"{path}: a header but no rows")
     except InputFileError as exc:
@@ -131,7 +135,10 @@ def stage_file(
         record_file(warehouse, run_id, audit)
         logger.warning("%s", exc)
         return audit
-    audit.warnings = file_warnings(**counts)
+    audit.warnings = file_warnings(**counts) + [
+        f"unknown HOBIT code {code!r}: {n} rows (counted in the totals, matched by no measure)"
+        for code, n in sorted(unknown_hobit.items())
+    ]
     audit.status = "staged"
     record_file(warehouse, run_id, audit)
     logger.info(
