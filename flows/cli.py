@@ -128,7 +128,7 @@ def run(
 def report(
     kommun: Annotated[str, typer.Option("--kommun", help="kommunkod, e.g. 0484")],
     year: Annotated[int, typer.Option("--year")],
-    format: Annotated[str, typer.Option("--format", help="md or csv")] = "md",
+    format: Annotated[str, typer.Option("--format", help="md, csv or html")] = "md",
     out_file: Annotated[Path | None, typer.Option("--out", help="write to this file")] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
@@ -137,11 +137,13 @@ def report(
     from typing import Any
 
     from load.queries import read_followup
+    from load.report_data import read_report
     from load.warehouse import Warehouse
+    from report.html import to_html
     from report.render import to_csv, to_markdown
 
-    renderers = {"md": to_markdown, "csv": to_csv}
-    reader = read_followup
+    renderers: dict[str, Callable[[Any], str]] = {"md": to_markdown, "csv": to_csv, "html": to_html}
+    reader = read_report if format == "html" else read_followup  # html: the follow-up plus the map's data
     if format not in renderers:
         raise _fail(f"--format {format!r}: choose one of {', '.join(renderers)}", EXIT_USAGE)
     kommunkod = kommun.zfill(4)

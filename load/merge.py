@@ -147,7 +147,9 @@ def _replace_promises(conn: Connection, promises: Promises, run_id: str) -> None
 
 
 def _replace_areas(conn: Connection, areas: list[Area]) -> None:
-    conn.execute(sa.delete(w.dim_area))
+    """The areas file replaces the areas of the kommuner it covers; other kommuners' areas stay."""
+    kommuner = sorted({a.kommunkod for a in areas})
+    conn.execute(sa.delete(w.dim_area).where(w.dim_area.c.kommunkod.in_(kommuner)))
     rows = pd.DataFrame(
         [
             {

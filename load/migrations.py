@@ -14,6 +14,7 @@ from importlib import resources
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from load import views
 from schemas import warehouse as w
 
 
@@ -40,6 +41,7 @@ def _load_brottskoder(conn: Connection) -> None:
 
 STEPS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "tables of the follow-up warehouse, Brå's crime codes", _create_v1),
+    (2, "the analysts' views (v_…, docs/warehouse.md)", views.create_all),
 ]
 
 

@@ -40,7 +40,7 @@ def target_text(item: MeasureFollowup) -> str:
         return ""
     rows = item.rows[(item.rows["area_id"] == ALL)] if len(item.rows) else item.rows
     reached = int(rows["cumulative_value"].max()) if len(rows) else 0
-    share = f"{round(100 * reached / target)} %" if target else "–"
+    share = f"{(200 * reached + target) // (2 * target)} %" if target else "–"  # half up, as the views
     return f"{reached} av {target} ({share})"
 
 
