@@ -6,16 +6,14 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows.followup import RunSummary, new_run_id, publish_summary, scheduled_time
+from flows.followup import RunSummary, new_run_id, publish_summary, run_guard, scheduled_time, stage_files
 from flows.tasks import (
-    abandon,
     begin_run,
     finish_backfill,
     inbox_files,
     load_config_folder,
     merge_year,
     open_warehouse,
-    stage_file,
 )
 from load.merge import MergeResult
 from schemas.errors import ConfigError
@@ -34,14 +32,10 @@ def backfill_run(
     warehouse = open_warehouse(warehouse_url)
     now = scheduled_time()
     summary = RunSummary(run_id=new_run_id(now))
-    try:
+    with run_guard(warehouse, summary.run_id):
         begin_run(warehouse, summary.run_id, "backfill")
-        for file_seq, item in enumerate(inbox_files(inbox_dir), start=1):
-            summary.audits.append(
-                stage_file(
-                    warehouse, summary.run_id, file_seq, item.source, item.path, config.aliases, config.index
-                )
-            )
+        files = [(item.source, item.path) for item in inbox_files(inbox_dir)]
+        summary.audits = stage_files(warehouse, summary.run_id, files, config)
         merged = MergeResult()
         for year in range(from_year, to_year + 1):
             result = merge_year(warehouse, summary.run_id, config.promises, year, now)
@@ -50,9 +44,4 @@ def backfill_run(
         finish_backfill(warehouse, summary.run_id, config.areas, now)
         summary.merged = merged
         publish_summary(summary)
-    except BaseException as exc:
-        abandon(warehouse, summary.run_id, exc)
-        raise
-    finally:
-        warehouse.dispose()
     return summary

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,9 +12,10 @@ from pathlib import Path
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact
 
-from flows.tasks import abandon, begin_run, load_config, merge, open_warehouse, stage_file
+from flows.tasks import RunConfig, abandon, begin_run, load_config, merge, open_warehouse, stage_file
 from load.merge import MergeResult
 from load.staging import FileAudit
+from load.warehouse import Warehouse
 from schemas.contracts import Source
 
 
@@ -46,20 +49,34 @@ def followup_run(
     warehouse = open_warehouse(warehouse_url)
     now = scheduled_time()
     summary = RunSummary(run_id=new_run_id(now))
-    try:
+    with run_guard(warehouse, summary.run_id):
         begin_run(warehouse, summary.run_id, "run")
-        for file_seq, (source, path) in enumerate(files, start=1):
-            summary.audits.append(
-                stage_file(warehouse, summary.run_id, file_seq, source, path, config.aliases, config.index)
-            )
+        summary.audits = stage_files(warehouse, summary.run_id, files, config)
         summary.merged = merge(warehouse, summary.run_id, config.promises, config.areas, now)
         publish_summary(summary)
+    return summary
+
+
+def stage_files(
+    warehouse: Warehouse, run_id: str, files: list[tuple[Source, Path]], config: RunConfig
+) -> list[FileAudit]:
+    """One task per file, in load order (the order decides which version of a duplicate wins)."""
+    return [
+        stage_file(warehouse, run_id, file_seq, source, path, config.aliases, config.index)
+        for file_seq, (source, path) in enumerate(files, start=1)
+    ]
+
+
+@contextmanager
+def run_guard(warehouse: Warehouse, run_id: str) -> Iterator[None]:
+    """A run that fails is marked failed and its staged rows dropped; the warehouse is released always."""
+    try:
+        yield
     except BaseException as exc:
-        abandon(warehouse, summary.run_id, exc)
+        abandon(warehouse, run_id, exc)
         raise
     finally:
         warehouse.dispose()
-    return summary
 
 
 def scheduled_time() -> datetime:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from flows.followup import RunSummary, new_run_id, publish_summary, scheduled_time
-from flows.tasks import abandon, begin_run, load_config_folder, merge, open_warehouse, plan_night, stage_file
+from flows.followup import RunSummary, new_run_id, publish_summary, run_guard, scheduled_time, stage_files
+from flows.tasks import begin_run, load_config_folder, merge, open_warehouse, plan_night
 
 
 @flow(name="lofte-nightly", validate_parameters=False)
@@ -18,24 +18,15 @@ def nightly_run(config_dir: Path, inbox_dir: Path, warehouse_url: str | None = N
     warehouse = open_warehouse(warehouse_url)
     now = scheduled_time()
     summary = RunSummary(run_id=new_run_id(now))
-    try:
+    with run_guard(warehouse, summary.run_id):
         plan = plan_night(warehouse, config, inbox_dir)
         if plan.nothing_to_do:
             get_run_logger().info("nothing new in %s: the warehouse is unchanged", inbox_dir)
             return summary
         begin_run(warehouse, summary.run_id, "nightly")
-        for file_seq, item in enumerate(plan.files, start=1):
-            summary.audits.append(
-                stage_file(
-                    warehouse, summary.run_id, file_seq, item.source, item.path, config.aliases, config.index
-                )
-            )
+        files = [(item.source, item.path) for item in plan.files]
+        summary.audits = stage_files(warehouse, summary.run_id, files, config)
         areas = config.areas if plan.areas_changed else None
         summary.merged = merge(warehouse, summary.run_id, plan.promises, areas, now)
         publish_summary(summary)
-    except BaseException as exc:
-        abandon(warehouse, summary.run_id, exc)
-        raise
-    finally:
-        warehouse.dispose()
     return summary
