@@ -26,7 +26,18 @@ HEADER = [
     "Avdelning",
 ]
 ROWS = [
-    ["5000-K1-19", "1", "5010", "2019-04-30 23:59", "0484", "6582365,4", "584000,1", "Provgatan 1", "19000101-0001", "X"],
+    [
+        "5000-K1-19",
+        "1",
+        "5010",
+        "2019-04-30 23:59",
+        "0484",
+        "6582365,4",
+        "584000,1",
+        "Provgatan 1",
+        "19000101-0001",
+        "X",
+    ],
     ["5000-K2-19", "1", "0857", "2019-05-01 00:00", "0484", "", "", "Provgatan 2", "19000101-0002", "Y"],
     ["5000-K3-19", "2", "5011", "2019-09-01 00:00:00", "0301", "6582365.4", "584000.1", "", "", ""],
 ]
@@ -49,7 +60,9 @@ def _frame(path: Path, source: Source = Source.STATUS, aliases: Path | None = No
     ("encoding", "newline", "detected"),
     [("cp1252", "\r\n", "cp1252"), ("utf-8-sig", "\n", "utf-8-sig"), ("utf-8", "\r\n", "utf-8")],
 )
-def test_csv_in_every_encoding_reads_the_same(tmp_path: Path, encoding: str, newline: str, detected: str) -> None:
+def test_csv_in_every_encoding_reads_the_same(
+    tmp_path: Path, encoding: str, newline: str, detected: str
+) -> None:
     path = _write_csv(tmp_path / "status.csv", HEADER, ROWS, encoding, newline)
     export = open_export(path, Source.STATUS)
     assert export.facts.encoding == detected
@@ -70,7 +83,13 @@ def test_xlsx_with_upper_case_headers_numeric_codes_and_date_cells(tmp_path: Pat
     workbook = openpyxl.Workbook()
     sheet = workbook.active
     sheet.append([h.upper() for h in reversed(HEADER)])
-    sheet.append(list(reversed(["5000-K1-19", 1, 5010, datetime(2019, 4, 30, 23, 59), 484, 6582365.4, 584000.1, "P", "1", ""])))
+    sheet.append(
+        list(
+            reversed(
+                ["5000-K1-19", 1, 5010, datetime(2019, 4, 30, 23, 59), 484, 6582365.4, 584000.1, "P", "1", ""]
+            )
+        )
+    )
     sheet.append(list(reversed(["5000-K2-19", 1, 857, datetime(2019, 5, 1), 484, None, None, "", "", ""])))
     path = tmp_path / "status.xlsx"
     workbook.save(path)
@@ -86,9 +105,13 @@ def test_headers_match_case_insensitively_trimmed_in_any_order_and_by_alias(tmp_
     rows = [["5010", "2019-06-01 10:00", "484", "5000-K9-19", "1"]]
     path = _write_csv(tmp_path / "s.csv", header, rows, "utf-8", "\n")
     aliases = tmp_path / "aliases.yaml"
-    aliases.write_text("status:\n  Kommunkod: [Kommun kod]\n  Ärendenummer: ['Ärende nr']\n", encoding="utf-8")
+    aliases.write_text(
+        "status:\n  Kommunkod: [Kommun kod]\n  Ärendenummer: ['Ärende nr']\n", encoding="utf-8"
+    )
     facts = _frame(path, aliases=aliases)
-    assert facts[["arendenummer", "brottskod", "kommunkod"]].values.tolist() == [["5000-K9-19", "5010", "0484"]]
+    assert facts[["arendenummer", "brottskod", "kommunkod"]].values.tolist() == [
+        ["5000-K9-19", "5010", "0484"]
+    ]
 
 
 def test_quoted_values_with_separators_and_newlines_keep_physical_line_numbers(tmp_path: Path) -> None:

@@ -60,7 +60,9 @@ def test_later_file_then_later_line_wins(tmp_path: Path, warehouse_url: str) -> 
 
 
 def test_a_crime_moving_to_another_year_updates_both_partitions(tmp_path: Path, duckdb_url: str) -> None:
-    load_files(duckdb_url, [_status(tmp_path / "a.csv", "K1;1;5010;2020-12-31 23:00;0484;;")], [PROMISES], AREAS)
+    load_files(
+        duckdb_url, [_status(tmp_path / "a.csv", "K1;1;5010;2020-12-31 23:00;0484;;")], [PROMISES], AREAS
+    )
     assert _narkotika(duckdb_url) == {(2020, 3): 1}
     load_files(duckdb_url, [_status(tmp_path / "b.csv", "K1;1;5010;2021-01-01 00:10;0484;;")], [], AREAS)
     assert _narkotika(duckdb_url) == {}  # 2021 has no promises; 2020 lost its crime
@@ -73,7 +75,9 @@ def test_a_crime_moving_to_another_year_updates_both_partitions(tmp_path: Path, 
 
 
 def test_analysts_can_reflect_the_duckdb_warehouse(tmp_path: Path, duckdb_url: str) -> None:
-    load_files(duckdb_url, [_status(tmp_path / "a.csv", "K1;1;5010;2020-02-01 10:00;0484;;")], [PROMISES], AREAS)
+    load_files(
+        duckdb_url, [_status(tmp_path / "a.csv", "K1;1;5010;2020-02-01 10:00;0484;;")], [PROMISES], AREAS
+    )
     engine = sa.create_engine(duckdb_url)
     aggregate = pd.read_sql_table("followup_aggregate", engine)
     assert set(aggregate.columns) >= {"kommunkod", "year", "tertial", "measure_id", "area_id", "value"}

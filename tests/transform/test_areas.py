@@ -36,7 +36,9 @@ def _near_border(index: AreaIndex, area_id: str, metres: float) -> tuple[float, 
     return float(north), float(east)
 
 
-def _classify(index: AreaIndex, points: list[tuple[float, float]], day: str, kommun: str = "0484") -> pd.DataFrame:
+def _classify(
+    index: AreaIndex, points: list[tuple[float, float]], day: str, kommun: str = "0484"
+) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "kommunkod": [kommun] * len(points),
@@ -58,9 +60,9 @@ def test_points_a_few_metres_inside_and_outside_a_border(index: AreaIndex, metre
     stadsdel = found[found["layer"] == "stadsdelar"]
     assert stadsdel["id"].tolist() == [0]
     assert stadsdel["area_id"].tolist() == ["stadsdel-centrum"]
-    assert shapely.distance(index.sweref_polygon("stadsdel-centrum").exterior, Point(inside[1], inside[0])) == (
-        pytest.approx(metres, abs=0.01)
-    )
+    assert shapely.distance(
+        index.sweref_polygon("stadsdel-centrum").exterior, Point(inside[1], inside[0])
+    ) == (pytest.approx(metres, abs=0.01))
 
 
 def test_an_area_counts_only_on_dates_it_is_valid(index: AreaIndex) -> None:
@@ -94,4 +96,6 @@ def test_areas_file_errors_name_the_feature() -> None:
     doubled["features"].append(good["features"][0])
     with pytest.raises(ConfigError, match="area_id used twice"):
         parse_areas(doubled, "areas.geojson")
-    assert {a.valid_to for a in parse_areas(good, "x") if a.area_id == "utsatt-lagersberg"} == {date(2023, 12, 31)}
+    assert {a.valid_to for a in parse_areas(good, "x") if a.area_id == "utsatt-lagersberg"} == {
+        date(2023, 12, 31)
+    }

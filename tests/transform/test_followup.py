@@ -45,4 +45,6 @@ def test_layerless_measure_uses_the_counted_all() -> None:
 def test_match_values_are_normalised_like_the_facts() -> None:
     assert match_values(Source.STATUS, "brottskod", ("5010", "501", "x")) == ["5010", "0501"]
     assert match_values(Source.STORM, "hobit", ("Ordningshållning",)) == ["ORDNINGSHALLNING"]
-    assert match_values(Source.ACTIVITIES, "plats_key", ("  Centrala   Torshälla ",)) == ["centrala torshälla"]
+    assert match_values(Source.ACTIVITIES, "plats_key", ("  Centrala   Torshälla ",)) == [
+        "centrala torshälla"
+    ]
