@@ -43,5 +43,5 @@ def backfill_run(
             merged.followup_partitions += result.followup_partitions
         finish_backfill(warehouse, summary.run_id, config.areas, now)
         summary.merged = merged
-        publish_summary(summary)
+        publish_summary(warehouse, summary)
     return summary

@@ -9,13 +9,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from prefect import flow, get_run_logger
+from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
 
 from flows.tasks import RunConfig, abandon, begin_run, load_config, merge, open_warehouse, stage_file
 from load.merge import MergeResult
+from load.queries import read_followup
 from load.staging import FileAudit
 from load.warehouse import Warehouse
+from report.render import to_markdown
 from schemas.contracts import Source
 
 
@@ -53,7 +56,7 @@ def followup_run(
         begin_run(warehouse, summary.run_id, "run")
         summary.audits = stage_files(warehouse, summary.run_id, files, config)
         summary.merged = merge(warehouse, summary.run_id, config.promises, config.areas, now)
-        publish_summary(summary)
+        publish_summary(warehouse, summary)
     return summary
 
 
@@ -87,8 +90,12 @@ def scheduled_time() -> datetime:
     return datetime.fromisoformat(str(scheduled)).astimezone(UTC) if scheduled else datetime.now(UTC)
 
 
-def publish_summary(summary: RunSummary) -> None:
-    """A markdown artifact in the Prefect UI: files, rows and the partitions rewritten."""
+ARTIFACT_PARTITIONS = 10  # follow-up tables shown in a run's artifact; a large backfill lists the rest
+
+
+@task(cache_policy=NO_CACHE)
+def publish_summary(warehouse: Warehouse, summary: RunSummary) -> None:
+    """A markdown artifact in the Prefect UI: files and rejected rows, then the follow-up tables."""
     lines = [
         f"# lofte run {summary.run_id}",
         "",
@@ -100,8 +107,21 @@ def publish_summary(summary: RunSummary) -> None:
             f"| {Path(a.path).name} | {a.source} | {a.rows_read} | {a.rows_loaded} | {a.rows_rejected} | "
             f"{a.error or a.status} |"
         )
-    if summary.merged:
-        done = ", ".join(f"{k} {y}" for k, y in summary.merged.followup_partitions) or "none"
-        lines += ["", f"Follow-up recomputed for: {done}"]
-    create_markdown_artifact("\n".join(lines), key="lofte-run-summary", description="Files and rows loaded")
+    rejections = [
+        f"- {Path(a.path).name}: {reason}: {len(rows)} rows"
+        for a in summary.audits
+        for reason, rows in sorted(a.rejection_reasons.items())
+    ]
+    if rejections:
+        lines += ["", "## Rejected rows", "", *rejections]
+    partitions = summary.merged.followup_partitions if summary.merged else []
+    with warehouse.begin() as conn:
+        for kommunkod, year in partitions[:ARTIFACT_PARTITIONS]:
+            followup = read_followup(conn, kommunkod, year)
+            if followup is not None:
+                lines += ["", to_markdown(followup).replace("# ", "## ", 1)]
+    if len(partitions) > ARTIFACT_PARTITIONS:
+        rest = ", ".join(f"{k} {y}" for k, y in partitions[ARTIFACT_PARTITIONS:])
+        lines += ["", f"Also recomputed: {rest}"]
+    create_markdown_artifact("\n".join(lines), key="lofte-run-summary", description="Files, rows, follow-up")
     get_run_logger().info("run %s merged", summary.run_id)

@@ -28,5 +28,5 @@ def nightly_run(config_dir: Path, inbox_dir: Path, warehouse_url: str | None = N
         summary.audits = stage_files(warehouse, summary.run_id, files, config)
         areas = config.areas if plan.areas_changed else None
         summary.merged = merge(warehouse, summary.run_id, plan.promises, areas, now)
-        publish_summary(summary)
+        publish_summary(warehouse, summary)
     return summary

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from prefect.artifacts import Artifact
 from typer.testing import CliRunner
 
 from flows.cli import app
@@ -38,6 +39,16 @@ def test_eskilstuna_2020_gives_the_known_answers(warehouse_url: str) -> None:
     assert summary.merged is not None and ("0484", 2020) in summary.merged.followup_partitions
     assert all(a.rows_read == a.rows_loaded + a.rows_rejected for a in summary.audits)
     assert_matches(warehouse_url, expected)
+
+    # The run's artifact in the Prefect UI holds the follow-up table and no personal data.
+    artifact = Artifact.get("lofte-run-summary")
+    assert artifact is not None and isinstance(artifact.data, str)
+    assert (
+        "| Ingripande narkotikabrott (enligt STATUS; brottskod 5010, 5011) | 498 | 455 (953) | 431 (1384) |"
+        in artifact.data
+    )
+    assert "Registreringsdatum unparseable: 1 rows" in artifact.data
+    assert not [m for m in expected["pii_markers"] if m in artifact.data]
 
     # A rerun of the same files gives identical values (only run_id and updated_at move).
     first = actual_answers(warehouse_url, "0484", 2020)
