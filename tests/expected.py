@@ -58,7 +58,7 @@ def actual_answers(url: str, kommunkod: str, year: int) -> dict[str, Any]:
 
 
 def _item(plats: str, datum: object) -> str:
-    return f"{plats} {pd.Timestamp(datum):%Y-%m-%d}"  # type: ignore[arg-type]
+    return f"{plats} {pd.Timestamp(str(datum)):%Y-%m-%d}"
 
 
 def scan_warehouse(url: str, markers: list[str]) -> list[str]:
@@ -68,7 +68,9 @@ def scan_warehouse(url: str, markers: list[str]) -> list[str]:
     with engine.connect() as conn:
         inspector = sa.inspect(conn)
         for table in inspector.get_table_names():
-            columns = [sa.column(c["name"]) for c in inspector.get_columns(table)]
+            columns: list[sa.ColumnClause[object]] = [
+                sa.column(c["name"]) for c in inspector.get_columns(table)
+            ]
             for row in conn.execute(sa.select(*columns).select_from(sa.table(table))):
                 text = " ".join(str(v) for v in row)
                 found += [f"{table}: {m}" for m in markers if m in text]
