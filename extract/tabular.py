@@ -26,6 +26,7 @@ import pyarrow.csv as pacsv
 from schemas.errors import InputFileError
 
 BLOCK_SIZE = 16 << 20  # bytes of CSV per batch; a single line may be this long (a megabyte-sized field)
+MAX_FIELD_BYTES = 1 << 20  # no export cell is this long: a longer one is a broken quote or a pasted blob
 XLSX_BATCH_ROWS = 50_000
 _SCAN_CHUNK = 8 << 20
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
@@ -40,6 +41,7 @@ class FileFacts:
     size_bytes: int
     encoding: str | None  # None for xlsx
     header: list[str]  # header cells as written (trimmed)
+    quotes_odd: bool = False  # CSV: an odd number of '"' in the file (a quote left open somewhere?)
 
 
 @dataclass
@@ -68,7 +70,7 @@ def file_facts(path: Path) -> FileFacts:
         raise InputFileError(f"{path}: no such file")
     if path.is_dir():
         raise InputFileError(f"{path}: is a folder, not a file")
-    sha, size, encoding = _scan(path)
+    sha, size, encoding, quotes = _scan(path)
     if size == 0:
         raise InputFileError(f"{path}: empty file")
     if path.suffix.lower() in {".xlsx", ".xlsm"}:
@@ -76,7 +78,7 @@ def file_facts(path: Path) -> FileFacts:
     if path.suffix.lower() == ".xls":
         raise InputFileError(f"{path}: old Excel format (.xls): save it as .xlsx or CSV")
     assert encoding is not None
-    return FileFacts(path, sha, size, encoding, _csv_header(path, encoding))
+    return FileFacts(path, sha, size, encoding, _csv_header(path, encoding), quotes % 2 == 1)
 
 
 def iter_batches(facts: FileFacts, keep: dict[int, str]) -> Iterator[TextBatch]:
@@ -94,11 +96,11 @@ def iter_batches(facts: FileFacts, keep: dict[int, str]) -> Iterator[TextBatch]:
 # --- detection -------------------------------------------------------------------------------------
 
 
-def _scan(path: Path) -> tuple[str, int, str | None]:
-    """One pass over the bytes: SHA-256, size, and the text encoding (UTF-8, or else Windows-1252)."""
+def _scan(path: Path) -> tuple[str, int, str | None, int]:
+    """One pass over the bytes: SHA-256, size, the text encoding (UTF-8, or else Windows-1252), quotes."""
     digest = hashlib.sha256()
     utf8 = codecs.getincrementaldecoder("utf-8")()
-    is_utf8, is_cp1252, first, size = True, True, b"", 0
+    is_utf8, is_cp1252, first, size, quotes = True, True, b"", 0, 0
     is_xlsx = path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}
     with path.open("rb") as handle:
         while chunk := handle.read(_SCAN_CHUNK):
@@ -109,6 +111,10 @@ def _scan(path: Path) -> tuple[str, int, str | None]:
             digest.update(chunk)
             if not is_xlsx:
                 nul = chunk.find(b"\x00")
+                if nul >= 0 and size == 0 and _looks_like_utf16(chunk):
+                    raise InputFileError(
+                        f"{path}: UTF-16 text without a BOM: save it as UTF-8 or Windows-1252 CSV"
+                    )
                 if nul >= 0:
                     raise InputFileError(
                         f"{path}: binary data (a NUL byte at byte {size + nul + 1}): not a CSV text file"
@@ -120,19 +126,28 @@ def _scan(path: Path) -> tuple[str, int, str | None]:
                         is_utf8 = False
                 if is_cp1252 and not _CP1252_UNDEFINED.isdisjoint(chunk):
                     is_cp1252 = False
+                quotes += chunk.count(b'"')
             size += len(chunk)
     if is_xlsx:
-        return digest.hexdigest(), size, None
+        return digest.hexdigest(), size, None, 0
     if is_utf8:
         try:
             utf8.decode(b"", final=True)
         except UnicodeDecodeError:
             is_utf8 = False
     if is_utf8:
-        return digest.hexdigest(), size, "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
+        encoding = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
+        return digest.hexdigest(), size, encoding, quotes
     if is_cp1252:
-        return digest.hexdigest(), size, "cp1252"
+        return digest.hexdigest(), size, "cp1252", quotes
     raise InputFileError(f"{path}: neither UTF-8 nor Windows-1252 text: not a CSV export")
+
+
+def _looks_like_utf16(head: bytes) -> bool:
+    """Latin text in UTF-16: every other byte is NUL (and the others are not)."""
+    sample = head[:4096]
+    even, odd = sample[0::2].count(0), sample[1::2].count(0)
+    return len(sample) >= 8 and max(even, odd) * 4 >= len(sample) * 3 // 2 and min(even, odd) == 0
 
 
 def _csv_header(path: Path, encoding: str) -> list[str]:
@@ -145,7 +160,15 @@ def _csv_header(path: Path, encoding: str) -> list[str]:
         for other, name in ((",", "commas"), ("\t", "tabs")):
             if other in text:
                 raise InputFileError(f"{path}:1: fields are separated by {name}; the contract asks for ';'")
-    header = next(csv.reader([text], delimiter=";", quotechar='"'))
+    if text.count('"') % 2 == 1:
+        raise InputFileError(f"{path}:1: unbalanced quote in the header row")
+    try:
+        header = next(csv.reader([text], delimiter=";", quotechar='"'))
+    except csv.Error:
+        # e.g. a carriage return alone ends the lines: the whole file reads as one header line
+        raise InputFileError(f"{path}:1: the header row cannot be split into fields") from None
+    if len(header) > 10_000:
+        raise InputFileError(f"{path}:1: the header row has {len(header)} fields: not an export header")
     return [h.strip() for h in header]
 
 
@@ -187,18 +210,24 @@ def _xlsx_header(path: Path) -> list[str]:
 def _csv_batches(facts: FileFacts, keep: dict[int, str]) -> Iterator[TextBatch]:
     width = len(facts.header)
     names = [f"c{i}" for i in range(width)]
-    # Records pyarrow could not split into the header's width, in file order: (line, lines spanned, reason).
+    # Records pyarrow could not split into the header's width: (record number, lines spanned, reason).
+    # pyarrow numbers records (the header is record 1), not physical lines: `_Lines` maps one to the other.
     pending: list[tuple[int, int, str]] = []
+    unbalanced: list[int] = []  # record numbers whose text opens a quote that never closes
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
-        text = row.text or ""
-        number = row.number or 0
-        if "\n" in text and text.count('"') % 2 == 1:
-            raise InputFileError(
-                f"{facts.path}:{number}: unbalanced quote: the rest of the file is one field"
+        # Never raise here: pyarrow prints an exception from this callback with its traceback and then
+        # fails with the raw line text in its message. Record, skip, and decide after the batch.
+        try:
+            text = row.text or ""
+            number = row.number if row.number is not None else 0
+            if "\n" in text and text.count('"') % 2 == 1:
+                unbalanced.append(number)
+            pending.append(
+                (number, text.count("\n") + 1, f"expected {width} fields, found {row.actual_columns}")
             )
-        reason = f"expected {row.expected_columns} fields, found {row.actual_columns}"
-        pending.append((number, text.count("\n") + 1, reason))
+        except Exception:  # see above: the file is refused after the batch rather than half-read
+            unbalanced.append(0)
         return "skip"
 
     reader_options = pacsv.ReadOptions(
@@ -227,47 +256,113 @@ def _csv_batches(facts: FileFacts, keep: dict[int, str]) -> Iterator[TextBatch]:
             parse_options=parse_options,
             convert_options=convert_options,
         )
-    except InputFileError:
-        raise
-    except pa.ArrowInvalid as exc:
+    except pa.ArrowException as exc:
         raise InputFileError(f"{facts.path}: not a readable CSV export ({_arrow_reason(exc)})") from None
 
-    next_line = 2  # the header is line 1
+    numbering = _Lines()
+    last_record = (0, 0)  # the last valid record's (line, newlines inside it)
     while True:
         try:
             batch = reader.read_next_batch()
         except StopIteration:
             break
-        except InputFileError:
-            raise
-        except pa.ArrowInvalid as exc:
+        except pa.ArrowException as exc:
+            numbering.place(np.zeros(0, dtype=np.int64), pending, final=True)
+            _raise_unbalanced(facts, unbalanced, numbering)
             raise InputFileError(f"{facts.path}: not a readable CSV export ({_arrow_reason(exc)})") from None
         # Physical lines: each record takes one line plus the newlines inside its quoted values.
         extra = np.zeros(batch.num_rows, dtype=np.int64)
         for column in batch.columns:
             if pc.any(pc.match_substring(column, "\n")).as_py():
                 extra += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
-        lines = next_line + np.arange(batch.num_rows, dtype=np.int64)
-        lines += np.concatenate(([0], np.cumsum(extra)[:-1])).astype(np.int64)
-        # Skipped records shift the lines after them; one past this batch's end waits for the next.
-        invalid: list[InvalidLine] = []
-        while pending and batch.num_rows and pending[0][0] < lines[-1] + 1 + extra[-1]:
-            number, span, reason = pending.pop(0)
-            lines[int(np.searchsorted(lines, number)) :] += span
-            invalid.append(InvalidLine(number, reason))
-        if batch.num_rows:
-            next_line = int(lines[-1] + 1 + extra[-1])
+        lines, invalid = numbering.place(extra, pending)
+        _raise_unbalanced(facts, unbalanced, numbering)
+        _check_field_sizes(facts, batch, lines)
         columns = {i: batch.column(i).to_numpy(zero_copy_only=False) for i in keep if i < batch.num_columns}
         # An empty line is no record: skip it (it is neither read nor rejected).
         blank = _blank_rows(batch)
         if blank.any():
             columns = {i: c[~blank] for i, c in columns.items()}
             lines = lines[~blank]
+        if batch.num_rows:
+            last_record = (int(numbering.next_line - 1 - extra[-1]), int(extra[-1]))
         if len(lines) or invalid:
             yield TextBatch(columns, lines, invalid)
-    if pending:
+    _, invalid = numbering.place(np.zeros(0, dtype=np.int64), pending, final=True)
+    _raise_unbalanced(facts, unbalanced, numbering)
+    if facts.quotes_odd and last_record[1] and not invalid:
+        # The file's quotes do not pair up and its last record runs over several lines: pyarrow reads a
+        # quote left open up to the end of the file as one field, silently swallowing the lines after it.
+        raise InputFileError(
+            f"{facts.path}:{last_record[0]}: unbalanced quote: the rest of the file is one field"
+        )
+    if invalid:
         empty = {i: np.array([], dtype=object) for i in keep}
-        yield TextBatch(empty, np.array([], dtype=np.int64), [InvalidLine(n, r) for n, _, r in pending])
+        yield TextBatch(empty, np.array([], dtype=np.int64), invalid)
+
+
+class _Lines:
+    """Maps pyarrow's record numbers (header = 1) to physical line numbers, batch by batch.
+
+    A record spans one line plus the newlines inside its quoted values; records pyarrow skipped as
+    invalid (wrong field count) are interleaved by their record number and shift the lines after them.
+    """
+
+    def __init__(self) -> None:
+        self.next_record = 2
+        self.next_line = 2
+        self.invalid_lines: dict[int, int] = {}  # record number → physical line, for messages
+
+    def place(
+        self, extra: np.ndarray, pending: list[tuple[int, int, str]], *, final: bool = False
+    ) -> tuple[np.ndarray, list[InvalidLine]]:
+        """Physical lines of the batch's valid records, and the invalid records among them (off `pending`)."""
+        pending.sort()
+        records = self.next_record + np.arange(len(extra), dtype=np.int64)
+        taken: list[tuple[int, int, str]] = []
+        while pending and (final or (len(records) and pending[0][0] <= records[-1])):
+            number, span, reason = pending.pop(0)
+            number = max(number, self.next_record)  # an unknown number (0) goes where the reader is
+            records[records >= number] += 1
+            taken.append((number, span, reason))
+        numbers = np.concatenate([records, np.array([t[0] for t in taken], dtype=np.int64)])
+        spans = np.concatenate([1 + extra, np.array([t[1] for t in taken], dtype=np.int64)])
+        order = np.argsort(numbers, kind="stable")
+        starts = np.empty_like(spans)
+        starts[order] = self.next_line + np.cumsum(spans[order]) - spans[order]
+        if len(numbers):
+            self.next_record = int(numbers.max()) + 1
+            self.next_line = int(starts[order[-1]] + spans[order[-1]])
+        invalid = []
+        for (number, _, reason), line in zip(taken, starts[len(records) :], strict=True):
+            self.invalid_lines[number] = int(line)
+            invalid.append(InvalidLine(int(line), reason))
+        return starts[: len(records)], invalid
+
+    def line_of(self, record: int) -> int:
+        return self.invalid_lines.get(record, self.next_line)
+
+
+def _raise_unbalanced(facts: FileFacts, unbalanced: list[int], numbering: _Lines) -> None:
+    if unbalanced:
+        where = numbering.line_of(unbalanced[0])
+        raise InputFileError(f"{facts.path}:{where}: unbalanced quote: the rest of the file is one field")
+
+
+def _check_field_sizes(facts: FileFacts, batch: pa.RecordBatch, lines: np.ndarray) -> None:
+    """A field of megabytes is no export cell (a broken quote or a pasted blob): the file is refused."""
+    for position, column in enumerate(batch.columns):
+        if not len(column):
+            continue
+        lengths = pc.binary_length(column)
+        longest = pc.max(lengths).as_py() or 0
+        if longest > MAX_FIELD_BYTES:
+            row = int(pc.index(lengths, longest).as_py())
+            name = facts.header[position] if position < len(facts.header) else f"column {position + 1}"
+            raise InputFileError(
+                f"{facts.path}:{int(lines[row])}: column {name!r} holds a field of {longest / 1e6:.1f} MB "
+                f"(more than {MAX_FIELD_BYTES >> 20} MB): not a usable export"
+            )
 
 
 def _blank_rows(batch: pa.RecordBatch) -> np.ndarray:

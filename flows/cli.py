@@ -131,6 +131,9 @@ def report(
     format: Annotated[str, typer.Option("--format", help="md, csv or html")] = "md",
     out_file: Annotated[Path | None, typer.Option("--out", help="write to this file")] = None,
     warehouse: WarehouseOption = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="add per-area tables, counts below 3 suppressed (md, csv)")
+    ] = False,
 ) -> None:
     """Print the follow-up as the municipality publishes it."""
     from collections.abc import Callable
@@ -146,6 +149,8 @@ def report(
     reader = read_report if format == "html" else read_followup  # html: the follow-up plus the map's data
     if format not in renderers:
         raise _fail(f"--format {format!r}: choose one of {', '.join(renderers)}", EXIT_USAGE)
+    if public and format not in ("md", "csv"):
+        raise _fail("--public: choose --format md or csv", EXIT_USAGE)
     kommunkod = kommun.zfill(4)
     try:
         store = Warehouse(warehouse, read_only=True)
@@ -156,7 +161,11 @@ def report(
         raise _fail(str(exc)) from None
     if followup is None:
         raise _fail(f"no promises for kommun {kommunkod} {year} in the warehouse: run `lofte run` first")
-    text = renderers[format](followup)
+    if public:  # per-area tables with small counts suppressed (report/suppression.py)
+        public_renderers: dict[str, Callable[..., str]] = {"md": to_markdown, "csv": to_csv}
+        text = public_renderers[format](followup, public=True)
+    else:
+        text = renderers[format](followup)
     if out_file:
         encoding = "utf-8-sig" if format == "csv" else "utf-8"  # Excel wants the BOM
         out_file.write_text(text, encoding=encoding)

@@ -8,6 +8,7 @@ import io
 import pandas as pd
 
 from load.queries import Followup, MeasureFollowup
+from report.suppression import shown
 from schemas.contracts import Source
 from transform.followup import ALL, TERTIALS
 
@@ -80,7 +81,24 @@ def quality_lines(followup: Followup) -> list[str]:
     return lines
 
 
-def to_markdown(followup: Followup) -> str:
+AREA_LAST = ("OUTSIDE", "NO_COORDINATES")  # the breakdown's own rows go after the areas
+
+
+def area_table(item: MeasureFollowup) -> tuple[list[str], list[list[str]]] | None:
+    """`--public`: the measure's areas × tertials with small counts suppressed (report/suppression.py);
+    None for a measure without area rows. Areas absent from the warehouse had zero in every tertial."""
+    rows = item.rows[item.rows["area_id"] != ALL] if len(item.rows) else item.rows
+    if not len(rows):
+        return None
+    areas = sorted(
+        set(rows["area_id"]), key=lambda a: (a in AREA_LAST, AREA_LAST.index(a) if a in AREA_LAST else 0, a)
+    )
+    values = {(str(r.area_id), int(r.tertial)): int(r.value) for r in rows.itertuples()}
+    counts = [[values.get((area, t), 0) for t in TERTIALS] for area in areas]
+    return areas, shown(counts)
+
+
+def to_markdown(followup: Followup, *, public: bool = False) -> str:
     title = f"{followup.kommun} ({followup.kommunkod})" if followup.kommun else followup.kommunkod
     out = [f"# Medborgarlöften {title} {followup.year}: uppföljning per tertial", ""]
     for section in followup.sections:
@@ -98,11 +116,18 @@ def to_markdown(followup: Followup) -> str:
                 out += (
                     [f"**{item.measure.label}**", ""] + [f"- {line}" for line in activity_lines(item)] + [""]
                 )
+        for item in items if public else []:
+            table = area_table(item)
+            if table is not None:
+                out += [f"**{item.measure.label}: per område** (färre än 3 visas som <3, .. döljs)", ""]
+                out += ["| Område | Tertial 1 | Tertial 2 | Tertial 3 |", "|---|---:|---:|---:|"]
+                out += [f"| {area} | " + " | ".join(cells) + " |" for area, cells in zip(*table, strict=True)]
+                out.append("")
     out += ["## Datakvalitet", ""] + [f"- {line}" for line in quality_lines(followup)] + [""]
     return "\n".join(out)
 
 
-def to_csv(followup: Followup) -> str:
+def to_csv(followup: Followup, *, public: bool = False) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
     writer.writerow(["Avsnitt", "Mått", "Aktivitet", "Tertial 1", "Tertial 2", "Tertial 3", "Mål"])
@@ -117,4 +142,9 @@ def to_csv(followup: Followup) -> str:
                 target_text(item),
             ]
         )
+        table = area_table(item) if public else None
+        for area, cells in zip(*table, strict=True) if table else []:
+            writer.writerow(
+                [titles[item.section_no], item.measure.id, f"{item.measure.label}: {area}", *cells, ""]
+            )
     return buffer.getvalue()

@@ -48,7 +48,11 @@ def parse_areas(document: Any, name: str) -> list[Area]:
     seen: set[str] = set()
     for index, feature in enumerate(features):
         where = f"{name}: features[{index}]"
-        props = (feature or {}).get("properties") or {}
+        if not isinstance(feature, dict):
+            raise ConfigError(f"{where}: not a GeoJSON Feature")
+        props = feature.get("properties")
+        if not isinstance(props, dict):
+            raise ConfigError(f"{where}: Feature without a properties object")
         area_id = props.get("area_id")
         if not isinstance(area_id, str) or not area_id:
             raise ConfigError(f"{where}: property area_id missing")

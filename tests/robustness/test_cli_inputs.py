@@ -1,0 +1,103 @@
+"""`lofte run` as a real process over a folder of broken exports beside good ones: each broken file gets
+one clear line naming it and exit code 3, the good files load completely, and the personal data planted
+in every input appears in no warehouse table, log line, artifact or report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from load.warehouse import Warehouse
+from schemas import warehouse as w
+from tests.conftest import ESKILSTUNA_2020
+from tests.expected import scan_warehouse
+from tests.robustness.conftest import PrefectServer, run_lofte
+from tests.robustness.corpus import PII_MARKERS, broken_status_files, write_good_status, write_good_storm
+
+pytestmark = pytest.mark.flow
+
+
+def test_broken_files_are_named_and_the_good_ones_load_without_leaking_personal_data(
+    tmp_path: Path, prefect_server: PrefectServer
+) -> None:
+    inbox = tmp_path / "status"
+    broken = broken_status_files(inbox)
+    good = write_good_status(inbox / "z_good.csv")
+    storm_dir = tmp_path / "storm"
+    storm_dir.mkdir()
+    hrs = write_good_storm(storm_dir / "storm.csv")
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+
+    done = run_lofte(
+        prefect_server,
+        "run",
+        "--promises", str(ESKILSTUNA_2020 / "promises.yaml"),
+        "--areas", str(ESKILSTUNA_2020 / "areas.geojson"),
+        "--status", str(inbox),
+        "--storm", str(storm_dir),
+        "--warehouse", url,
+        # Every log line of the flow also reaches the terminal output scanned below.
+        PREFECT_LOGGING_LEVEL="INFO",
+        PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL="INFO",
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output
+    assert "Traceback" not in output and 'File "' not in output
+    assert "z_good.csv (status, cp1252): 7 rows read" in output  # the flow's own log lines were scanned
+    unreadable = [
+        line for line in done.stderr.splitlines() if line.startswith("error") or "unreadable:" in line
+    ]
+    for name in broken:
+        mine = [line for line in unreadable if name in line and line.startswith("unreadable:")]
+        assert len(mine) == 1, f"{name}: {unreadable}"
+    assert len([line for line in unreadable if line.startswith("unreadable:")]) == len(broken)
+    assert "z_good.csv: 7 rows read, 5 loaded, 2 rejected" in done.stdout
+    assert "storm.csv: 4 rows read, 4 loaded, 0 rejected" in done.stdout
+    assert "look swapped" not in done.stdout  # one pair of four: a row warning, not a file warning
+
+    store = Warehouse(url)
+    with store.begin() as conn:
+        crimes = set(conn.execute(sa.select(w.fact_brott.c.arendenummer)).scalars())
+        storm = set(conn.execute(sa.select(w.fact_handelserapport.c.handelsenummer)).scalars())
+        files = conn.execute(sa.select(w.load_file.c.file_name, w.load_file.c.status)).all()
+        rejected = conn.execute(sa.select(w.rejected_row.c.line, w.rejected_row.c.reason)).all()
+        invalid_pairs = conn.execute(
+            sa.select(sa.func.count()).where(w.fact_handelserapport.c.koordinat_status == "ogiltig")
+        ).scalar_one()
+    store.dispose()
+    assert crimes == set(good["loaded"]) and storm == set(hrs)
+    assert dict(files) == {
+        **dict.fromkeys(broken, "unreadable"),
+        "z_good.csv": "loaded",
+        "storm.csv": "loaded",
+    }
+    assert sorted(line for line, _ in rejected) == good["rejected_lines"]
+    assert invalid_pairs == 1
+
+    audit = run_lofte(prefect_server, "audit", "--warehouse", url)
+    assert audit.returncode == 0, audit.stderr
+    assert "z_good.csv [status, loaded]: 7 rows read = 5 loaded + 2 rejected" in audit.stdout
+    assert "Registreringsdatum unparseable: 1 row, line 4" in audit.stdout
+    assert "expected 10 fields, found 5: 1 row, line 6" in audit.stdout
+    for name in broken:
+        assert f"{name} [status, unreadable]: " in audit.stdout
+
+    reports = [
+        run_lofte(prefect_server, "report", "--kommun", "0484", "--year", "2020", *extra, "--warehouse", url)
+        for extra in ([], ["--public"], ["--public", "--format", "csv"])
+    ]
+    assert all(r.returncode == 0 for r in reports), [r.stderr for r in reports]
+    public = reports[1].stdout
+    assert "<3" in public  # two crimes in an area in one tertial: hidden
+
+    # Personal data: nowhere in the warehouse, the output, the reports, or Prefect's database (logs and
+    # artifacts of every run of this worker's server live there).
+    assert scan_warehouse(url, PII_MARKERS) == []
+    texts = [output, audit.stdout, audit.stderr, *[r.stdout + r.stderr for r in reports]]
+    assert [m for m in PII_MARKERS for t in texts if m in t] == []
+    for stored in prefect_server.home.rglob("*"):
+        if stored.is_file():
+            data = stored.read_bytes()
+            assert [m for m in PII_MARKERS if m.encode() in data] == [], stored
