@@ -56,8 +56,23 @@ class FileAudit:
             self.rejection_reasons.setdefault(str(reason), []).extend(int(x) for x in lines)
 
 
+def _temporary(table: sa.Table) -> sa.Table:
+    return sa.Table(
+        table.name, sa.MetaData(), *[sa.Column(c.name, c.type) for c in table.columns], prefixes=["TEMPORARY"]
+    )
+
+
 def start_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
-    """Register the run, and clear what runs that died left in staging."""
+    """Register the run, and clear what runs that died left in staging.
+
+    On DuckDB the staging tables are the run's own temporary tables (the process holds the file for the
+    whole run): staged rows are never written to the file only to be deleted again, and vanish with a
+    killed process. PostgreSQL stages into the shared tables, since each batch may use another session.
+    """
+    if warehouse.is_duckdb:
+        with warehouse.begin() as conn:
+            for table in STAGING_TABLES:
+                _temporary(table).create(conn, checkfirst=False)
     with warehouse.begin() as conn:
         running = w.load_run.c.status == "running"
         # DuckDB: this process holds the file, so any other 'running' run is dead.
