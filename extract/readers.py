@@ -77,12 +77,12 @@ def read_export(export: Export) -> Iterator[TypedBatch]:
     keep = {position: column.name for position, column in export.columns.items()}
     for batch in iter_batches(export.facts, keep):
         raw = pd.DataFrame(
-            {export.columns[p].field: np.asarray(values, dtype=object) for p, values in batch.columns.items()}
+            {export.columns[p].field: pd.array(values, dtype="str") for p, values in batch.columns.items()}
         )
         for column in contract.stored:
             if column.field not in raw:
-                raw[column.field] = ""
-        typed = type_rows(export.source, raw.astype("string"), batch.lines) if len(batch) else _empty(export)
+                raw[column.field] = pd.Series("", index=raw.index, dtype="str")
+        typed = type_rows(export.source, raw, batch.lines) if len(batch) else _empty(export)
         if batch.invalid:
             invalid = pd.DataFrame(
                 {

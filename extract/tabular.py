@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import re
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,7 +30,7 @@ BLOCK_SIZE = 16 << 20  # bytes of CSV per batch; a single line may be this long 
 MAX_FIELD_BYTES = 1 << 20  # no export cell is this long: a longer one is a broken quote or a pasted blob
 XLSX_BATCH_ROWS = 50_000
 _SCAN_CHUNK = 8 << 20
-_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
+_CP1252_UNDEFINED = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")  # bytes Windows-1252 leaves undefined
 
 
 @dataclass
@@ -124,7 +125,7 @@ def _scan(path: Path) -> tuple[str, int, str | None, int]:
                         utf8.decode(chunk)
                     except UnicodeDecodeError:
                         is_utf8 = False
-                if is_cp1252 and not _CP1252_UNDEFINED.isdisjoint(chunk):
+                if is_cp1252 and _CP1252_UNDEFINED.search(chunk):
                     is_cp1252 = False
                 quotes += chunk.count(b'"')
             size += len(chunk)
@@ -278,11 +279,12 @@ def _csv_batches(facts: FileFacts, keep: dict[int, str]) -> Iterator[TextBatch]:
         lines, invalid = numbering.place(extra, pending)
         _raise_unbalanced(facts, unbalanced, numbering)
         _check_field_sizes(facts, batch, lines)
-        columns = {i: batch.column(i).to_numpy(zero_copy_only=False) for i in keep if i < batch.num_columns}
+        # Arrow arrays all the way: the typing works on them with pyarrow's kernels, without Python objects.
+        columns = {i: batch.column(i) for i in keep if i < batch.num_columns}
         # An empty line is no record: skip it (it is neither read nor rejected).
         blank = _blank_rows(batch)
         if blank.any():
-            columns = {i: c[~blank] for i, c in columns.items()}
+            columns = {i: c.filter(pa.array(~blank)) for i, c in columns.items()}
             lines = lines[~blank]
         if batch.num_rows:
             last_record = (int(numbering.next_line - 1 - extra[-1]), int(extra[-1]))

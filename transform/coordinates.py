@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.contracts import EASTING_RANGE, NORTHING_RANGE, RT90_EASTING_RANGE
+from transform.arrowtext import matches, replace_regex
 
 OK, MISSING, INVALID = "ok", "saknas", "ogiltig"
 
@@ -27,8 +28,12 @@ class Coordinates:
 
 def parse_number(text: pd.Series) -> pd.Series:
     """Decimal point or comma; spaces as thousands separators. NaN where empty or unparseable."""
-    cleaned = text.str.strip().str.replace(r"[\s\u00a0]", "", regex=True).str.replace(",", ".", regex=False)
-    return pd.to_numeric(cleaned.where(cleaned.str.fullmatch(r"[+-]?\d+(\.\d*)?"), None), errors="coerce")
+    cleaned = replace_regex(replace_regex(text.fillna(""), r"[\s\x{00a0}]", ""), ",", ".")
+    number = matches(cleaned, r"^[+-]?\d+(\.\d*)?$")
+    values = np.full(len(text), np.nan)
+    if number.any():
+        values[number] = cleaned[number].astype("float64").to_numpy()
+    return pd.Series(values, index=text.index)
 
 
 def _within(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:

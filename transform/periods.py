@@ -13,10 +13,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from transform.arrowtext import extract, integers, strip
+
 TZ = "Europe/Stockholm"
 
-_NAIVE = r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
-_OFFSET = r"(Z|[+-]\d{2}(?::?\d{2})?)"
+_NAIVE = (
+    r"(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})[T ](?P<h>\d{2}):(?P<mi>\d{2})"
+    r"(?::(?P<s>\d{2})(?:[.,](?P<f>\d{1,9}))?)?"
+)
+_OFFSET = r"(?P<z>Z|[+-]\d{2}(?::?\d{2})?)"
+_NS = {"h": 3_600 * 10**9, "mi": 60 * 10**9, "s": 10**9}
 
 
 def tertial_of_month(month: pd.Series | np.ndarray) -> np.ndarray:
@@ -26,21 +32,19 @@ def tertial_of_month(month: pd.Series | np.ndarray) -> np.ndarray:
 
 def parse_local(text: pd.Series) -> pd.Series:
     """`YYYY-MM-DD HH:MM[:SS]` in Swedish local time → tz-aware Europe/Stockholm; NaT where unparseable."""
-    parts = text.str.strip().str.extract(f"^{_NAIVE}$")
-    return _localize(_assemble(parts))
+    groups, matched = extract(strip(text), f"^{_NAIVE}$")
+    return _localize(pd.Series(_assemble(groups, matched), index=text.index))
 
 
 def parse_instant(text: pd.Series) -> pd.Series:
     """ISO 8601 with offset, `Z`, or naive local → tz-aware Europe/Stockholm; NaT where unparseable."""
-    parts = text.str.strip().str.extract(f"^{_NAIVE}{_OFFSET}?$")
-    wall = _assemble(parts)
-    offset = parts[7]
-    has_offset = offset.notna()
-    result = pd.Series(pd.NaT, index=text.index, dtype=f"datetime64[ns, {TZ}]")
-    if (~has_offset).any():
-        result[~has_offset] = _localize(wall[~has_offset])
+    groups, matched = extract(strip(text), f"^{_NAIVE}{_OFFSET}?$")
+    wall = pd.Series(_assemble(groups, matched), index=text.index)
+    has_offset = matched & (groups["z"] != "")
+    result = _localize(wall.where(~has_offset))
     if has_offset.any():
-        minutes = offset[has_offset].map(_offset_minutes)
+        codes, offsets = pd.factorize(groups["z"][has_offset])  # a handful of distinct offsets
+        minutes = np.array([_offset_minutes(z) for z in offsets], dtype=np.int64)[codes]
         utc = wall[has_offset] - pd.to_timedelta(minutes, unit="min")
         result[has_offset] = utc.dt.tz_localize("UTC").dt.tz_convert(TZ)
     return result
@@ -48,21 +52,31 @@ def parse_instant(text: pd.Series) -> pd.Series:
 
 def parse_date(text: pd.Series) -> pd.Series:
     """`YYYY-MM-DD` (an Excel date cell arrives with a midnight time) → datetime64 date; NaT if not."""
-    parts = text.str.strip().str.extract(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ]00:00(?::00)?)?$")
-    frame = parts.astype("float64")
-    frame.columns = ["year", "month", "day"]
-    return pd.to_datetime(frame, errors="coerce").astype("datetime64[ns]")
+    pattern = r"^(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})(?:[T ]00:00(?::00)?)?$"
+    groups, matched = extract(strip(text), pattern)
+    return pd.Series(_assemble(groups, matched), index=text.index)
 
 
-def _assemble(parts: pd.DataFrame) -> pd.Series:
-    """Wall-clock datetimes from regex groups; NaT for impossible dates or times (2019-13-45, 25:00)."""
-    numbers = parts.iloc[:, :6].astype("float64")
-    numbers.columns = ["year", "month", "day", "hour", "minute", "second"]
-    numbers["second"] = numbers["second"].fillna(0).where(numbers["year"].notna())
-    fraction = parts[6].fillna("0").str.ljust(9, "0").astype("int64")
-    valid = (numbers["hour"] <= 23) & (numbers["minute"] <= 59) & (numbers["second"] <= 59)
-    wall = pd.to_datetime(numbers.where(valid), errors="coerce")
-    return (wall + pd.to_timedelta(fraction.where(wall.notna(), 0), unit="ns")).astype("datetime64[ns]")
+def _assemble(groups: dict[str, np.ndarray], matched: np.ndarray) -> np.ndarray:
+    """Wall-clock datetime64[ns] from regex groups; NaT for impossible dates or times (2019-13-45, 25:00)."""
+    year = integers(groups["y"], matched, 1970)
+    month = integers(groups["mo"], matched, 1)
+    day = integers(groups["d"], matched, 1)
+    valid = matched & (month >= 1) & (month <= 12) & (day >= 1) & (day <= 31)
+    months = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
+    dates = months.astype("datetime64[D]") + np.clip(day - 1, 0, 30).astype("timedelta64[D]")
+    valid &= dates.astype("datetime64[M]") == months  # 30 February is no date
+    wall = dates.astype("datetime64[ns]")
+    for name, limit in (("h", 23), ("mi", 59), ("s", 59)):
+        if name in groups:
+            part = integers(groups[name], matched, 0)
+            valid &= part <= limit
+            wall = wall + (part * _NS[name]).astype("timedelta64[ns]")
+    if "f" in groups and len(wall):
+        fraction = np.char.ljust(groups["f"].astype(str), 9, "0")
+        wall = wall + integers(fraction, matched & (groups["f"] != ""), 0).astype("timedelta64[ns]")
+    wall[~valid] = np.datetime64("NaT")
+    return wall
 
 
 def _localize(wall: pd.Series) -> pd.Series:

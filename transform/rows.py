@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.contracts import CONTRACTS, KNOWN_HOBIT_CODES, InputContract, Kind, Source
+from transform.arrowtext import collapse_spaces, extract, strip
 from transform.coordinates import check_pairs
 from transform.periods import TZ, parse_date, parse_instant, parse_local, tertial_of_month
 from transform.text import fold_hobit_series, pad_code4_series, text_key_series
@@ -83,9 +84,10 @@ def _parse_columns(contract: InputContract, raw: pd.DataFrame) -> tuple[pd.DataF
     typed = pd.DataFrame(index=raw.index)
     problem = pd.DataFrame(index=raw.index)
     for column in contract.stored:
-        text = raw[column.field].astype("string").str.strip() if column.field in raw else None
-        if text is None:
-            text = pd.Series("", index=raw.index, dtype="string")
+        if column.field in raw:
+            text = strip(raw[column.field])
+        else:
+            text = pd.Series("", index=raw.index, dtype="str")
         empty = text == ""
         value, ok = _parse(column.kind, text)
         issue = pd.Series(pd.NA, index=raw.index, dtype="string")
@@ -103,7 +105,8 @@ def _parse(kind: Kind, text: pd.Series) -> tuple[pd.Series, pd.Series]:
         value = pad_code4_series(text)
         return value, value.notna()
     if kind is Kind.INTEGER:
-        digits = text.str.extract(r"^(\d{1,9})(?:\.0*)?$", expand=False)
+        groups, matched = extract(text, r"^(?P<digits>\d{1,9})(?:\.0*)?$")
+        digits = pd.Series(groups["digits"], index=text.index).where(matched)
         return pd.to_numeric(digits, errors="coerce").astype("Int64"), digits.notna()
     if kind is Kind.LOCAL_DATETIME:
         value = parse_local(text)
@@ -137,7 +140,7 @@ def _derive(source: Source, typed: pd.DataFrame) -> None:
         local = typed["datum"].dt.tz_localize(TZ)
         # Shown as written, but trimmed with inner spaces collapsed ("  NORRA   BERGA " → "NORRA BERGA").
         for name in ("aktivitet", "plats"):
-            typed[name] = typed[name].str.replace(r"\s+", " ", regex=True)
+            typed[name] = collapse_spaces(typed[name])
         typed["aktivitet_key"] = text_key_series(typed["aktivitet"])
         typed["plats_key"] = text_key_series(typed["plats"])
     typed["datum"] = local.dt.tz_localize(None).dt.normalize()

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
+import numpy as np
 import pandas as pd
+
+from transform.arrowtext import extract, strip
 
 _FOLD = str.maketrans({"Å": "A", "Ä": "A", "Ö": "O"})
 _SPACES = re.compile(r"\s+")
@@ -28,17 +32,25 @@ def pad_code4(code: str) -> str | None:
     return match.group(1).zfill(4) if match else None
 
 
+def _per_distinct(values: pd.Series, scalar: Callable[[str], str]) -> pd.Series:
+    """Apply a scalar rule once per distinct value: exports repeat a few codes and names many times."""
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    mapped = np.array([scalar(str(u)) for u in uniques] + [None], dtype=object)
+    return pd.Series(mapped[codes], index=values.index, dtype="str")
+
+
 def fold_hobit_series(values: pd.Series) -> pd.Series:
-    folded = values.str.normalize("NFC").str.strip().str.upper()
-    folded = folded.str.replace("Å", "A").str.replace("Ä", "A").str.replace("Ö", "O")
-    return folded.str.replace(_SPACES, " ", regex=True)
+    return _per_distinct(values, fold_hobit)
 
 
 def text_key_series(values: pd.Series) -> pd.Series:
-    return values.str.normalize("NFC").str.strip().str.replace(_SPACES, " ", regex=True).str.casefold()
+    return _per_distinct(values, text_key)
 
 
 def pad_code4_series(values: pd.Series) -> pd.Series:
     """Vectorised `pad_code4`: NA where the text is not a 1–4 digit code."""
-    digits = values.str.strip().str.extract(r"^(\d{1,4})(?:\.0*)?$", expand=False)
-    return digits.str.zfill(4)
+    if values.empty:  # numpy's string kernels have no answer for no strings
+        return pd.Series([], index=values.index, dtype="str")
+    groups, matched = extract(strip(values), r"^(?P<digits>\d{1,4})(?:\.0*)?$")
+    padded = pd.Series(np.char.zfill(groups["digits"].astype(str), 4), index=values.index, dtype="str")
+    return padded.where(matched)

@@ -1,0 +1,68 @@
+"""Vectorised text operations on pyarrow's compute kernels.
+
+pandas falls back to a Python loop per value for regex extraction and regex replacement; pyarrow's
+kernels (RE2) do the same work on whole arrays, which is what keeps national-scale exports fast.
+Every function takes and returns pandas objects on the index it was given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+
+def arrow(text: pd.Series) -> pa.Array:
+    """The Series as a pyarrow string array (zero-copy for pyarrow-backed strings); NA stays null."""
+    array = pa.array(text, from_pandas=True)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if not pa.types.is_string(array.type) and not pa.types.is_large_string(array.type):
+        array = pc.cast(array, pa.large_string())
+    return array
+
+
+def series(array: pa.Array, index: pd.Index) -> pd.Series:
+    return pd.Series(pd.array(array, dtype="str") if len(array) else [], index=index, dtype="str")
+
+
+def strip(text: pd.Series) -> pd.Series:
+    return series(pc.utf8_trim_whitespace(arrow(text)), text.index)
+
+
+def collapse_spaces(text: pd.Series) -> pd.Series:
+    """Trimmed, with every run of white space as one space."""
+    collapsed = pc.replace_substring_regex(arrow(text), r"\s+", " ")
+    return series(pc.utf8_trim_whitespace(collapsed), text.index)
+
+
+def replace_regex(text: pd.Series, pattern: str, replacement: str) -> pd.Series:
+    return series(pc.replace_substring_regex(arrow(text), pattern, replacement), text.index)
+
+
+def matches(text: pd.Series, pattern: str) -> np.ndarray:
+    """True where the whole value matches `pattern` (anchor it); False for NA."""
+    found = pc.match_substring_regex(arrow(text), pattern)
+    return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def extract(text: pd.Series, pattern: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """Named groups of `pattern` as object arrays of text ('' where a group did not take part), and
+    which values matched at all."""
+    found = pc.extract_regex(arrow(text), pattern)
+    matched = np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    groups = {
+        found.type.field(i).name: pc.fill_null(found.field(i), "").to_numpy(zero_copy_only=False)
+        for i in range(found.type.num_fields)
+    }
+    return groups, matched
+
+
+def integers(digits: np.ndarray, matched: np.ndarray, default: int = 0) -> np.ndarray:
+    """Digit strings to int64 where matched and non-empty; `default` elsewhere."""
+    usable = matched & (digits != "")
+    out = np.full(len(digits), default, dtype=np.int64)
+    if usable.any():
+        out[usable] = pc.cast(pa.array(digits[usable], type=pa.string()), pa.int64()).to_numpy()
+    return out
