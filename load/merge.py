@@ -67,6 +67,8 @@ def merge_run(
     result = MergeResult()
     with warehouse.writer() as conn:
         checkpoint("merge")
+        if not warehouse.is_duckdb:
+            _analyze_staging(conn)
         for document in promises:
             _replace_promises(conn, document, run_id)
             record_document(conn, "promises", promises_key(document), promises_sha(document), run_id)
@@ -90,6 +92,13 @@ def merge_run(
             _finish(conn, run_id)
         checkpoint("commit")  # everything written, the transaction not yet committed
     return result
+
+
+def _analyze_staging(conn: Connection) -> None:
+    """Fresh statistics for what was just COPYed, or PostgreSQL plans the merge's joins blind."""
+    preparer = conn.dialect.identifier_preparer
+    for table in STAGING_TABLES:
+        conn.execute(sa.text(f"ANALYZE {preparer.format_table(table)}"))  # our own table names only
 
 
 def _finish(conn: Connection, run_id: str) -> None:

@@ -63,7 +63,12 @@ class Warehouse:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             if read_only and path and not Path(path.split("?")[0]).exists():
                 raise WarehouseError(f"{path}: no such warehouse file: run `lofte run` first")
-            args = {"read_only": True} if read_only else {}
+            # DuckDB runs inside this process: bound its memory (it spills to disk beyond it), so a
+            # national load's peak is set by this limit and the batch size, not by the input.
+            config = {"memory_limit": os.environ.get("LOFTE_DUCKDB_MEMORY_LIMIT", "1GB")}
+            args: dict[str, object] = {"config": config}
+            if read_only:
+                args["read_only"] = True
             self.engine: Engine = sa.create_engine(self.url, connect_args=args, poolclass=sa.pool.StaticPool)
         else:
             self.engine = sa.create_engine(self.url, pool_pre_ping=True)
