@@ -24,7 +24,7 @@ FACT_STAGING = {
     Source.ACTIVITIES: (w.stg_aktivitet, None),
 }
 STAGING_TABLES = [t for t in w.metadata.sorted_tables if t.name.startswith("stg_")]
-# On PostgreSQL several processes may run at once: a 'running' run is taken as dead after this long.
+# Without the run lock (a run opened by other means), a 'running' run is taken as dead after this long.
 STALE_AFTER = timedelta(hours=12)
 
 
@@ -75,10 +75,10 @@ def start_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
                 _temporary(table).create(conn, checkfirst=False)
     with warehouse.begin() as conn:
         running = w.load_run.c.status == "running"
-        # DuckDB: this process holds the file, so any other 'running' run is dead.
-        dead = (
-            running if warehouse.is_duckdb else running & (w.load_run.c.started_at < now_utc() - STALE_AFTER)
-        )
+        # Runs never overlap (DuckDB: this process holds the file; PostgreSQL: this process holds the run
+        # lock), so any other 'running' run is one that died.
+        alone = warehouse.is_duckdb or warehouse.holds_run_lock
+        dead = running if alone else running & (w.load_run.c.started_at < now_utc() - STALE_AFTER)
         conn.execute(
             sa.update(w.load_run)
             .where(dead)

@@ -159,6 +159,10 @@ class Warehouse:
         conn.commit()
         self._run_lock = conn
 
+    @property
+    def holds_run_lock(self) -> bool:
+        return self._run_lock is not None
+
     def dispose(self) -> None:
         if self._run_lock is not None:
             self._run_lock.close()  # closing the session releases its advisory lock
