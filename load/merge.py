@@ -181,7 +181,11 @@ def _replace_areas(conn: Connection, areas: list[Area]) -> None:
 def _merge_facts(
     conn: Connection, run_id: str, source: Source, years: set[int] | None
 ) -> tuple[set[Partition], int]:
-    """Staged rows replace the facts with the same key: the later file, then the later line, wins."""
+    """Staged rows replace the facts with the same key: the later file, then the later line, wins.
+
+    The winners are ranked once into a temporary table; every later statement joins that table
+    instead of ranking the staged rows again.
+    """
     fact, fact_area = _FACTS[source]
     staged, staged_area = FACT_STAGING[source]
     key = CONTRACTS[source].key
@@ -195,44 +199,50 @@ def _merge_facts(
     winning = [ranked.c.rank == 1]
     if years is not None:
         winning.append(ranked.c.year.in_(sorted(years)))
+    won = sa.Table(
+        f"lofte_won_{staged.name}",
+        sa.MetaData(),
+        *[sa.Column(c.name, c.type) for c in staged.columns if c.name != "run_id"],
+        prefixes=["TEMPORARY"],
+    )
+    won.create(conn)
+    won_columns = [c.name for c in won.columns]
+    ranked_winners = sa.select(*[ranked.c[c] for c in won_columns]).where(*winning)
+    conn.execute(sa.insert(won).from_select(won_columns, ranked_winners))
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text(f"ANALYZE {conn.dialect.identifier_preparer.format_table(won)}"))
 
     def is_winner(table: sa.Table) -> sa.Exists:
-        return sa.exists(
-            sa.select(1).select_from(ranked).where(*winning, *[ranked.c[k] == table.c[k] for k in key])
-        )
+        return sa.exists(sa.select(1).select_from(won).where(*[won.c[k] == table.c[k] for k in key]))
 
     touched = {
         (k, y)
         for k, y in conn.execute(
             sa.union(
-                sa.select(ranked.c.kommunkod, ranked.c.year).where(*winning),
+                sa.select(won.c.kommunkod, won.c.year),
                 sa.select(fact.c.kommunkod, fact.c.year).where(is_winner(fact)),
             )
         )
     }
     columns = [c.name for c in fact.columns if c.name != "run_id"]
-    winners = sa.select(*[ranked.c[c] for c in columns], sa.literal(run_id).label("run_id")).where(*winning)
     if fact_area is not None:
         conn.execute(sa.delete(fact_area).where(is_winner(fact_area)))
     conn.execute(sa.delete(fact).where(is_winner(fact)))
+    winners = sa.select(*[won.c[c] for c in columns], sa.literal(run_id).label("run_id"))
     written = conn.execute(sa.insert(fact).from_select([*columns, "run_id"], winners)).rowcount
     if fact_area is not None and staged_area is not None:
-        chosen = sa.select(
-            *[staged_area.c[k] for k in key], staged_area.c.layer, staged_area.c.area_id
-        ).where(
-            staged_area.c.run_id == run_id,
-            sa.exists(
-                sa.select(1)
-                .select_from(ranked)
-                .where(
-                    *winning,
-                    ranked.c.file_seq == staged_area.c.file_seq,
-                    ranked.c.line == staged_area.c.line,
-                    *[ranked.c[k] == staged_area.c[k] for k in key],
-                )
-            ),
+        same_version = [
+            won.c.file_seq == staged_area.c.file_seq,
+            won.c.line == staged_area.c.line,
+            *[won.c[k] == staged_area.c[k] for k in key],
+        ]
+        chosen = (
+            sa.select(*[staged_area.c[k] for k in key], staged_area.c.layer, staged_area.c.area_id)
+            .select_from(staged_area.join(won, sa.and_(*same_version)))
+            .where(staged_area.c.run_id == run_id)
         )
         conn.execute(sa.insert(fact_area).from_select([*key, "layer", "area_id"], chosen))
+    won.drop(conn)
     return touched, int(written or 0)
 
 
