@@ -333,3 +333,21 @@ def near_border(layer: Layer, index: int, inward: bool, rng: np.random.Generator
         hits = [i for i, poly in enumerate(layer.polygons) if shapely.contains_xy(poly, *point)]
         if hits == ([index] if inward else []):
             return float(point[0]), float(point[1])
+
+
+def place(layer: Layer, kind: str, index: int, rng: np.random.Generator) -> dict[str, Any]:
+    """A point and the polygon it was placed in: kind in / near_in / near_out / out / none."""
+    index %= len(layer.polygons)
+    if kind == "in":
+        x, y = points_in(layer.polygons[index], 1, rng)[0]
+    elif kind in ("near_in", "near_out"):
+        x, y = near_border(layer, index, kind == "near_in", rng)
+    elif kind == "out":
+        x, y = points_outside(layer, 1, rng)[0]
+    else:
+        return {"nord": None, "ost": None, "target": -1}
+    return {
+        "nord": round(float(y), 1),
+        "ost": round(float(x), 1),
+        "target": index if kind in ("in", "near_in") else -1,
+    }

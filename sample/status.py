@@ -211,22 +211,8 @@ class _Planter:
         self.finals: list[dict[str, Any]] = []
 
     def place(self, kind: str, index: int = 0) -> dict[str, Any]:
-        """Coordinates and the polygon placed in: in / near_in / near_out / out / none."""
-        layer = self.k.stadsdelar
-        index %= len(layer.polygons)
-        if kind == "in":
-            x, y = geo.points_in(layer.polygons[index], 1, self.rng)[0]
-        elif kind in ("near_in", "near_out"):
-            x, y = geo.near_border(layer, index, kind == "near_in", self.rng)
-        elif kind == "out":
-            x, y = geo.points_outside(layer, 1, self.rng)[0]
-        else:
-            return {"nord": None, "ost": None, "target": -1}
-        return {
-            "nord": round(float(y), 1),
-            "ost": round(float(x), 1),
-            "target": index if kind in ("in", "near_in") else -1,
-        }
+        """Coordinates and the stadsdel placed in: in / near_in / near_out / out / none."""
+        return geo.place(self.k.stadsdelar, kind, index, self.rng)
 
     def crime(
         self,

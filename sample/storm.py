@@ -242,20 +242,8 @@ class _Planter:
         self.finals: list[dict[str, Any]] = []
 
     def place(self, kind: str, index: int = 0) -> dict[str, Any]:
-        layer = self.k.utsatta
-        if kind == "in":
-            x, y = geo.points_in(layer.polygons[index], 1, self.rng)[0]
-        elif kind in ("near_in", "near_out"):
-            x, y = geo.near_border(layer, index, kind == "near_in", self.rng)
-        elif kind == "out":
-            x, y = geo.points_outside(layer, 1, self.rng)[0]
-        else:
-            return {"nord": None, "ost": None, "target": -1}
-        return {
-            "nord": round(float(y), 1),
-            "ost": round(float(x), 1),
-            "target": index if kind in ("in", "near_in") else -1,
-        }
+        """Coordinates and the utsatt område placed in: in / near_in / near_out / out / none."""
+        return geo.place(self.k.utsatta, kind, index, self.rng)
 
     def hr(
         self,

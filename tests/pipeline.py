@@ -12,16 +12,22 @@ from flows.tasks import begin_run, merge, open_warehouse, read_config, stage_fil
 from schemas.contracts import Source
 
 
+def export_files(root: Path) -> list[tuple[Source, Path]]:
+    """The exports of a data-set folder (status/, storm/, activities/), in load order."""
+    return [(source, path) for source in Source for path in sorted((root / str(source)).iterdir())]
+
+
 def load_files(
     url: str,
     files: list[tuple[Source, Path]],
     promises: list[Path] | None = None,
     areas: Path | None = None,
     aliases: Path | None = None,
+    run_id: str | None = None,
 ) -> RunSummary:
     config = read_config(promises or [], areas, aliases)
     warehouse = open_warehouse.fn(url)
-    summary = RunSummary(run_id=new_run_id())
+    summary = RunSummary(run_id=run_id or new_run_id())
     try:
         begin_run.fn(warehouse, summary.run_id, "run")
         for file_seq, (source, path) in enumerate(files, start=1):

@@ -15,17 +15,9 @@ from typer.testing import CliRunner
 from flows.cli import app
 from flows.followup import followup_run
 from sample.generator import write_sample
-from schemas.contracts import Source
 from tests.conftest import ESKILSTUNA_2020
 from tests.expected import actual_answers, assert_matches, scan_warehouse
-
-
-def _fixture_files(root: Path) -> list[tuple[Source, Path]]:
-    return [
-        *[(Source.STATUS, p) for p in sorted((root / "status").iterdir())],
-        *[(Source.STORM, p) for p in sorted((root / "storm").iterdir())],
-        *[(Source.ACTIVITIES, p) for p in sorted((root / "activities").iterdir())],
-    ]
+from tests.pipeline import export_files
 
 
 def test_eskilstuna_2020_gives_the_known_answers(warehouse_url: str) -> None:
@@ -33,7 +25,7 @@ def test_eskilstuna_2020_gives_the_known_answers(warehouse_url: str) -> None:
     summary = followup_run(
         [ESKILSTUNA_2020 / "promises.yaml"],
         ESKILSTUNA_2020 / "areas.geojson",
-        _fixture_files(ESKILSTUNA_2020),
+        export_files(ESKILSTUNA_2020),
         warehouse_url=warehouse_url,
     )
     assert summary.merged is not None and ("0484", 2020) in summary.merged.followup_partitions
@@ -55,7 +47,7 @@ def test_eskilstuna_2020_gives_the_known_answers(warehouse_url: str) -> None:
     followup_run(
         [ESKILSTUNA_2020 / "promises.yaml"],
         ESKILSTUNA_2020 / "areas.geojson",
-        _fixture_files(ESKILSTUNA_2020),
+        export_files(ESKILSTUNA_2020),
         warehouse_url=warehouse_url,
     )
     assert actual_answers(warehouse_url, "0484", 2020) == first
@@ -70,7 +62,7 @@ def test_generated_sample_gives_its_known_answers(tmp_path: Path, warehouse_url:
     summary = followup_run(
         promises,
         tmp_path / "config" / "areas.geojson",
-        _fixture_files(tmp_path / "inbox"),
+        export_files(tmp_path / "inbox"),
         None,
         warehouse_url,
     )

@@ -11,19 +11,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from extract.readers import open_export, read_export
-from flows.followup import new_run_id
-from flows.tasks import load_config
 from load.faults import PHASES
-from load.merge import merge_run
-from load.staging import FileAudit, record_file, stage_batch, start_run
 from load.warehouse import Warehouse
 from schemas import warehouse as w
-from schemas.contracts import CONTRACTS, Source
+from schemas.contracts import Source
 from tests.conftest import ESKILSTUNA_2020
 from tests.expected import assert_matches
+from tests.pipeline import load_files
 from tests.robustness.conftest import PrefectServer, run_lofte
-from transform.areas import area_memberships
 
 pytestmark = pytest.mark.flow
 PROMISES, AREAS = ESKILSTUNA_2020 / "promises.yaml", ESKILSTUNA_2020 / "areas.geojson"
@@ -32,27 +27,7 @@ AUDIT_TABLES = {"load_run", "load_file", "schema_version"}
 
 def _load_in_process(url: str, files: list[tuple[Source, Path]]) -> None:
     """The state before the killed run: a finished load of some files, without Prefect (fast)."""
-    config = load_config.fn([PROMISES], AREAS, None)
-    store = Warehouse(url)
-    store.migrate()
-    run_id = new_run_id()
-    start_run(store, run_id, "run")
-    for seq, (source, path) in enumerate(files, start=1):
-        audit = FileAudit(file_seq=seq, source=source, path=str(path))
-        export = open_export(path, source)
-        audit.sha256, audit.size_bytes, audit.encoding = export.facts.sha256, export.facts.size_bytes, "x"
-        for typed in read_export(export):
-            areas = (
-                area_memberships(typed.facts, config.index, CONTRACTS[source].key)
-                if source is not Source.ACTIVITIES
-                else None
-            )
-            stage_batch(store, run_id, audit, typed, areas)
-            audit.add(typed)
-        audit.status = "staged"
-        record_file(store, run_id, audit)
-    merge_run(store, run_id, config.promises, config.areas)
-    store.dispose()
+    load_files(url, files, [PROMISES], AREAS)
 
 
 def _snapshot(url: str) -> dict[str, Any]:
