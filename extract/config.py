@@ -53,16 +53,17 @@ def load_aliases(path: Path | None) -> Aliases:
         try:
             source = Source(str(source_name))
         except ValueError:
-            raise ConfigError(f"{path}: {source_name}: not a source (status, storm, activities)") from None
+            raise ConfigError(f"{path}: {source_name!r}: not a source (status, storm, activities)") from None
         if not isinstance(columns, dict):
-            raise ConfigError(f"{path}: {source_name}: expected column → [header names]")
+            raise ConfigError(f"{path}: {source_name!r}: expected column → [header names]")
         names = {c.name for c in CONTRACTS[source].columns}
         for column, headers in columns.items():
             if column not in names:
-                raise ConfigError(f"{path}: {source_name}.{column}: not a column of the {source} contract")
+                where = f"{path}: {source_name!r}.{column!r}"
+                raise ConfigError(f"{where}: not a column of the {source} contract")
             if isinstance(headers, str):
                 headers = [headers]
             if not isinstance(headers, list) or not all(isinstance(h, str) for h in headers):
-                raise ConfigError(f"{path}: {source_name}.{column}: expected a list of header names")
+                raise ConfigError(f"{path}: {source_name!r}.{column!r}: expected a list of header names")
             aliases.setdefault(source, {})[column] = headers
     return aliases

@@ -4,6 +4,10 @@
 class LofteError(Exception):
     """A problem the user can act on; its message names the file (and line and column where known)."""
 
+    def __init__(self, message: str) -> None:
+        # One line, always: a key or value quoted from a broken file may hold line breaks.
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+
 
 class InputFileError(LofteError):
     """An input file that cannot be read at all (the other files of the run still load)."""
