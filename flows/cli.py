@@ -137,7 +137,6 @@ def report(
 ) -> None:
     """Print the follow-up as the municipality publishes it."""
     from collections.abc import Callable
-    from typing import Any
 
     from load.queries import read_followup
     from load.report_data import read_report
@@ -145,7 +144,7 @@ def report(
     from report.html import to_html
     from report.render import to_csv, to_markdown
 
-    renderers: dict[str, Callable[[Any], str]] = {"md": to_markdown, "csv": to_csv, "html": to_html}
+    renderers: dict[str, Callable[..., str]] = {"md": to_markdown, "csv": to_csv, "html": to_html}
     reader = read_report if format == "html" else read_followup  # html: the follow-up plus the map's data
     if format not in renderers:
         raise _fail(f"--format {format!r}: choose one of {', '.join(renderers)}", EXIT_USAGE)
@@ -161,11 +160,8 @@ def report(
         raise _fail(str(exc)) from None
     if followup is None:
         raise _fail(f"no promises for kommun {kommunkod} {year} in the warehouse: run `lofte run` first")
-    if public:  # per-area tables with small counts suppressed (report/suppression.py)
-        public_renderers: dict[str, Callable[..., str]] = {"md": to_markdown, "csv": to_csv}
-        text = public_renderers[format](followup, public=True)
-    else:
-        text = renderers[format](followup)
+    # --public adds per-area tables with small counts suppressed (report/suppression.py)
+    text = renderers[format](followup, public=True) if public else renderers[format](followup)
     if out_file:
         encoding = "utf-8-sig" if format == "csv" else "utf-8"  # Excel wants the BOM
         out_file.write_text(text, encoding=encoding)

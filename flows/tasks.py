@@ -131,6 +131,7 @@ def stage_file(
     except InputFileError as exc:
         audit.status, audit.error = "unreadable", str(exc)
         audit.rows_read = audit.rows_loaded = audit.rows_rejected = audit.rows_with_warnings = 0
+        audit.rejection_reasons = {}  # its staged rows are dropped: none of them counts
         drop_staged_file(warehouse, run_id, file_seq)
         record_file(warehouse, run_id, audit)
         logger.warning("%s", exc)
