@@ -30,10 +30,6 @@ class Export:
     facts: FileFacts
     columns: dict[int, Column]  # header position → contract column (non-personal ones only)
 
-    @property
-    def path(self) -> Path:
-        return self.facts.path
-
 
 def _header_key(name: str) -> str:
     return " ".join(name.split()).casefold()

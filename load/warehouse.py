@@ -11,7 +11,7 @@ import io
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -209,15 +209,3 @@ def _copy_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, colum
             chunk = pa.Table.from_pandas(frame.iloc[start : start + 200_000], preserve_index=False)
             pacsv.write_csv(chunk, buffer, write_options=options)
             copy.write(buffer.getvalue())
-
-
-def retrying(action: Callable[[], object], attempts: int = 3) -> object:
-    """Retry an I/O action on transient connection errors."""
-    for attempt in range(1, attempts + 1):
-        try:
-            return action()
-        except sa.exc.OperationalError:
-            if attempt == attempts:
-                raise
-            time.sleep(attempt)
-    return None
