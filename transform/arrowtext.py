@@ -47,22 +47,23 @@ def matches(text: pd.Series, pattern: str) -> np.ndarray:
     return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
-def extract(text: pd.Series, pattern: str) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """Named groups of `pattern` as object arrays of text ('' where a group did not take part), and
-    which values matched at all."""
+def extract(text: pd.Series, pattern: str) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """Named groups of `pattern` as Arrow string arrays ('' where a group did not take part), and
+    which values matched at all. The groups stay in Arrow: no Python string per value."""
     found = pc.extract_regex(arrow(text), pattern)
     matched = np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     groups = {
-        found.type.field(i).name: pc.fill_null(found.field(i), "").to_numpy(zero_copy_only=False)
-        for i in range(found.type.num_fields)
+        found.type.field(i).name: pc.fill_null(found.field(i), "") for i in range(found.type.num_fields)
     }
     return groups, matched
 
 
-def integers(digits: np.ndarray, matched: np.ndarray, default: int = 0) -> np.ndarray:
-    """Digit strings to int64 where matched and non-empty; `default` elsewhere."""
-    usable = matched & (digits != "")
-    out = np.full(len(digits), default, dtype=np.int64)
-    if usable.any():
-        out[usable] = pc.cast(pa.array(digits[usable], type=pa.string()), pa.int64()).to_numpy()
-    return out
+def nonempty(values: pa.Array) -> np.ndarray:
+    return np.asarray(pc.greater(pc.binary_length(values), 0).to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def integers(digits: pa.Array, matched: np.ndarray, default: int = 0) -> np.ndarray:
+    """Digit strings (as `extract` gives them) to int64 where matched and non-empty; `default` elsewhere."""
+    usable = pa.array(matched & nonempty(digits))
+    filled = pc.if_else(usable, digits, pa.scalar(str(default), digits.type))
+    return np.asarray(pc.cast(filled, pa.int64()).to_numpy(zero_copy_only=False), dtype=np.int64)

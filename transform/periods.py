@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from transform.arrowtext import extract, integers, strip
+from transform.arrowtext import extract, integers, nonempty, strip
 
 TZ = "Europe/Stockholm"
 
@@ -40,11 +42,13 @@ def parse_instant(text: pd.Series) -> pd.Series:
     """ISO 8601 with offset, `Z`, or naive local → tz-aware Europe/Stockholm; NaT where unparseable."""
     groups, matched = extract(strip(text), f"^{_NAIVE}{_OFFSET}?$")
     wall = pd.Series(_assemble(groups, matched), index=text.index)
-    has_offset = matched & (groups["z"] != "")
+    has_offset = matched & nonempty(groups["z"])
     result = _localize(wall.where(~has_offset))
     if has_offset.any():
-        codes, offsets = pd.factorize(groups["z"][has_offset])  # a handful of distinct offsets
-        minutes = np.array([_offset_minutes(z) for z in offsets], dtype=np.int64)[codes]
+        given = groups["z"].filter(pa.array(has_offset))
+        offsets = pc.unique(given)  # a handful of distinct offsets
+        codes = pc.index_in(given, offsets).to_numpy(zero_copy_only=False)
+        minutes = np.array([_offset_minutes(z) for z in offsets.to_pylist()], dtype=np.int64)[codes]
         utc = wall[has_offset] - pd.to_timedelta(minutes, unit="min")
         result[has_offset] = utc.dt.tz_localize("UTC").dt.tz_convert(TZ)
     return result
@@ -57,7 +61,7 @@ def parse_date(text: pd.Series) -> pd.Series:
     return pd.Series(_assemble(groups, matched), index=text.index)
 
 
-def _assemble(groups: dict[str, np.ndarray], matched: np.ndarray) -> np.ndarray:
+def _assemble(groups: dict[str, pa.Array], matched: np.ndarray) -> np.ndarray:
     """Wall-clock datetime64[ns] from regex groups; NaT for impossible dates or times (2019-13-45, 25:00)."""
     year = integers(groups["y"], matched, 1970)
     month = integers(groups["mo"], matched, 1)
@@ -73,8 +77,8 @@ def _assemble(groups: dict[str, np.ndarray], matched: np.ndarray) -> np.ndarray:
             valid &= part <= limit
             wall = wall + (part * _NS[name]).astype("timedelta64[ns]")
     if "f" in groups and len(wall):
-        fraction = np.char.ljust(groups["f"].astype(str), 9, "0")
-        wall = wall + integers(fraction, matched & (groups["f"] != ""), 0).astype("timedelta64[ns]")
+        fraction = pc.utf8_rpad(groups["f"], width=9, padding="0")  # ".5" is 500 000 000 ns
+        wall = wall + integers(fraction, matched & nonempty(groups["f"]), 0).astype("timedelta64[ns]")
     wall[~valid] = np.datetime64("NaT")
     return wall
 

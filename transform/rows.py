@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from schemas.contracts import CONTRACTS, KNOWN_HOBIT_CODES, InputContract, Kind, Source
-from transform.arrowtext import collapse_spaces, extract, strip
+from transform.arrowtext import collapse_spaces, extract, integers, strip
 from transform.coordinates import check_pairs
 from transform.periods import TZ, parse_date, parse_instant, parse_local, tertial_of_month
 from transform.text import fold_hobit_series, pad_code4_series, text_key_series
@@ -106,8 +106,9 @@ def _parse(kind: Kind, text: pd.Series) -> tuple[pd.Series, pd.Series]:
         return value, value.notna()
     if kind is Kind.INTEGER:
         groups, matched = extract(text, r"^(?P<digits>\d{1,9})(?:\.0*)?$")
-        digits = pd.Series(groups["digits"], index=text.index).where(matched)
-        return pd.to_numeric(digits, errors="coerce").astype("Int64"), digits.notna()
+        number = pd.Series(integers(groups["digits"], matched), index=text.index, dtype="Int64")
+        ok = pd.Series(matched, index=text.index)
+        return number.where(ok), ok
     if kind is Kind.LOCAL_DATETIME:
         value = parse_local(text)
         return value, value.notna()

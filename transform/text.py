@@ -8,8 +8,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import pyarrow.compute as pc
 
-from transform.arrowtext import extract, strip
+from transform.arrowtext import extract, series, strip
 
 _FOLD = str.maketrans({"Å": "A", "Ä": "A", "Ö": "O"})
 _SPACES = re.compile(r"\s+")
@@ -52,5 +53,5 @@ def pad_code4_series(values: pd.Series) -> pd.Series:
     if values.empty:  # numpy's string kernels have no answer for no strings
         return pd.Series([], index=values.index, dtype="str")
     groups, matched = extract(strip(values), r"^(?P<digits>\d{1,4})(?:\.0*)?$")
-    padded = pd.Series(np.char.zfill(groups["digits"].astype(str), 4), index=values.index, dtype="str")
-    return padded.where(matched)
+    padded = pc.utf8_lpad(groups["digits"], width=4, padding="0")
+    return series(padded, values.index).where(matched)
