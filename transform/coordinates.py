@@ -6,11 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from schemas.contracts import EASTING_RANGE, NORTHING_RANGE, RT90_EASTING_RANGE
-from transform.arrowtext import matches, replace_regex
+from transform.arrowtext import arrow, matches_array, nonempty
 
 OK, MISSING, INVALID = "ok", "saknas", "ogiltig"
+_NUMBER = r"^[+-]?\d+(\.\d*)?$"
 
 
 @dataclass(frozen=True)
@@ -28,11 +31,20 @@ class Coordinates:
 
 def parse_number(text: pd.Series) -> pd.Series:
     """Decimal point or comma; spaces as thousands separators. NaN where empty or unparseable."""
-    cleaned = replace_regex(replace_regex(text.fillna(""), r"[\s\x{00a0}]", ""), ",", ".")
-    number = matches(cleaned, r"^[+-]?\d+(\.\d*)?$")
+    dotted = pc.replace_substring(arrow(text.fillna("")), ",", ".")
+    # Most values are plain numbers: cast them in one kernel; only the rest go through the cleaning.
+    plain = matches_array(dotted, _NUMBER)
     values = np.full(len(text), np.nan)
-    if number.any():
-        values[number] = cleaned[number].astype("float64").to_numpy()
+    if plain.any():
+        values[plain] = pc.cast(dotted.filter(pa.array(plain)), pa.float64()).to_numpy(zero_copy_only=False)
+    other = ~plain & nonempty(dotted)
+    if other.any():
+        cleaned = pc.replace_substring_regex(dotted.filter(pa.array(other)), r"[\s\x{00a0}]", "")
+        number = matches_array(cleaned, _NUMBER)
+        parsed = np.full(len(cleaned), np.nan)
+        if number.any():
+            parsed[number] = pc.cast(cleaned.filter(pa.array(number)), pa.float64()).to_numpy()
+        values[other] = parsed
     return pd.Series(values, index=text.index)
 
 
