@@ -6,7 +6,15 @@ from pathlib import Path
 
 from prefect import flow
 
-from flows.followup import RunSummary, new_run_id, publish_summary, run_guard, scheduled_time, stage_files
+from flows.followup import (
+    RunSummary,
+    file_task_runner,
+    new_run_id,
+    publish_summary,
+    run_guard,
+    scheduled_time,
+    stage_files,
+)
 from flows.tasks import (
     begin_run,
     finish_backfill,
@@ -19,7 +27,7 @@ from load.merge import MergeResult
 from schemas.errors import ConfigError
 
 
-@flow(name="lofte-backfill", validate_parameters=False)
+@flow(name="lofte-backfill", validate_parameters=False, task_runner=file_task_runner())
 def backfill_run(
     config_dir: Path, inbox_dir: Path, from_year: int, to_year: int, warehouse_url: str | None = None
 ) -> RunSummary:

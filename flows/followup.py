@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture, wait
+from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 
 from flows.tasks import RunConfig, abandon, begin_run, load_config, merge, open_warehouse, stage_file
 from load.merge import MergeResult
@@ -39,7 +43,16 @@ def new_run_id(now: datetime | None = None) -> str:
     return f"{stamp}-{uuid.uuid4().hex[:8]}"
 
 
-@flow(name="lofte-followup-run", validate_parameters=False)
+def file_task_runner() -> TaskRunner[PrefectFuture[Any]]:
+    """Files are read in parallel threads: reading, typing and classifying run mostly in pyarrow, numpy
+    and shapely kernels that release the GIL. Each thread holds one batch in memory at a time."""
+    runner: ThreadPoolTaskRunner[Any] = ThreadPoolTaskRunner(
+        max_workers=max(1, int(os.environ.get("LOFTE_FILE_WORKERS", "2")))
+    )
+    return cast("TaskRunner[PrefectFuture[Any]]", runner)  # Prefect's generics are invariant here
+
+
+@flow(name="lofte-followup-run", validate_parameters=False, task_runner=file_task_runner())
 def followup_run(
     promises: list[Path],
     areas: Path | None,
@@ -63,11 +76,14 @@ def followup_run(
 def stage_files(
     warehouse: Warehouse, run_id: str, files: list[tuple[Source, Path]], config: RunConfig
 ) -> list[FileAudit]:
-    """One task per file, in load order (the order decides which version of a duplicate wins)."""
-    return [
-        stage_file(warehouse, run_id, file_seq, source, path, config.aliases, config.index)
+    """One task per file. They may finish in any order: each file's number (its place in the load
+    order) decides which version of a duplicate wins, not the order the rows were staged in."""
+    futures = [
+        stage_file.submit(warehouse, run_id, file_seq, source, path, config.aliases, config.index)
         for file_seq, (source, path) in enumerate(files, start=1)
     ]
+    wait(futures)  # all files are done (or failed) before the run goes on or is abandoned
+    return [future.result() for future in futures]
 
 
 @contextmanager

@@ -6,11 +6,19 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from flows.followup import RunSummary, new_run_id, publish_summary, run_guard, scheduled_time, stage_files
+from flows.followup import (
+    RunSummary,
+    file_task_runner,
+    new_run_id,
+    publish_summary,
+    run_guard,
+    scheduled_time,
+    stage_files,
+)
 from flows.tasks import begin_run, load_config_folder, merge, open_warehouse, plan_night
 
 
-@flow(name="lofte-nightly", validate_parameters=False)
+@flow(name="lofte-nightly", validate_parameters=False, task_runner=file_task_runner())
 def nightly_run(config_dir: Path, inbox_dir: Path, warehouse_url: str | None = None) -> RunSummary:
     """A night with nothing new writes nothing: no run row, no partition rewritten."""
     config_dir, inbox_dir = Path(config_dir), Path(inbox_dir)  # a deployment passes them as JSON text

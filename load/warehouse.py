@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import re
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +57,9 @@ class Warehouse:
         self.url = resolve_url(url)
         self.read_only = read_only
         self._run_lock: Connection | None = None
+        # DuckDB runs on one connection (its temporary staging tables live there): files staged by
+        # parallel tasks take turns at it, one transaction at a time. PostgreSQL gives each its own.
+        self._turn = threading.RLock()
         self.is_duckdb = self.url.startswith("duckdb")
         if self.is_duckdb:
             path = self.url.split(":///", 1)[1] if ":///" in self.url else ""
@@ -112,14 +116,22 @@ class Warehouse:
             ) from None
 
     @contextmanager
+    def _connection_turn(self) -> Iterator[None]:
+        if self.is_duckdb:
+            with self._turn:
+                yield
+        else:
+            yield
+
+    @contextmanager
     def begin(self) -> Iterator[Connection]:
-        with self.engine.begin() as conn:
+        with self._connection_turn(), self.engine.begin() as conn:
             yield conn
 
     @contextmanager
     def writer(self) -> Iterator[Connection]:
         """A transaction that holds the writers' lock: merges never interleave."""
-        with self.engine.begin() as conn:
+        with self._connection_turn(), self.engine.begin() as conn:
             if not self.is_duckdb:
                 timeout_ms = int(LOCK_WAIT_SECONDS * 1000)
                 conn.execute(sa.select(sa.func.set_config("lock_timeout", f"{timeout_ms}ms", True)))
