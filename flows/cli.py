@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
+from flows.prefect_api import start_prefect_api
 from schemas.contracts import Source
 from schemas.errors import LofteError
 
@@ -107,6 +108,7 @@ def run(
 ) -> None:
     """Load exports (in the order given) and recompute the follow-up of the partitions they touch."""
     _quiet_prefect()
+    prefect_api = start_prefect_api()  # boots while the pipeline is imported
     from flows.followup import followup_run
 
     files = [
@@ -115,7 +117,7 @@ def run(
         *[(Source.ACTIVITIES, p) for p in expand(activities or [])],
     ]
     try:
-        with out.status(f"loading {len(files)} files…"):
+        with prefect_api, out.status(f"loading {len(files)} files…"):
             summary = followup_run(expand(promises), areas, files, aliases, warehouse)
     except LofteError as exc:
         raise _fail(str(exc)) from None

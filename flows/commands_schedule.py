@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from flows.cli import WarehouseOption, _fail, _quiet_prefect, _unexpected, app, out, report_summary
+from flows.prefect_api import start_prefect_api
 from schemas.errors import LofteError
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="folder with areas.geojson and promises/")]
@@ -18,10 +19,12 @@ InboxOption = Annotated[Path, typer.Option("--inbox", help="folder with status/,
 def nightly(config: ConfigOption, inbox: InboxOption, warehouse: WarehouseOption = None) -> None:
     """Load the exports not loaded before (by SHA-256) and recompute the partitions they touch."""
     _quiet_prefect()
+    prefect_api = start_prefect_api()  # boots while the pipeline is imported
     from flows.nightly import nightly_run
 
     try:
-        summary = nightly_run(config, inbox, warehouse)
+        with prefect_api:
+            summary = nightly_run(config, inbox, warehouse)
     except LofteError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:
@@ -42,10 +45,12 @@ def backfill(
 ) -> None:
     """Recompute the years from every export in the inbox, each year in its own transaction."""
     _quiet_prefect()
+    prefect_api = start_prefect_api()  # boots while the pipeline is imported
     from flows.backfill import backfill_run
 
     try:
-        summary = backfill_run(config, inbox, from_year, to_year, warehouse)
+        with prefect_api:
+            summary = backfill_run(config, inbox, from_year, to_year, warehouse)
     except LofteError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:

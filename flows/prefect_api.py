@@ -1,0 +1,110 @@
+"""A command's own Prefect API when no Prefect server is configured, started before anything else.
+
+Without `PREFECT_API_URL` Prefect starts a temporary API server when the first flow runs: it imports
+its server package into this process, then boots the server in a subprocess, and the flow waits for
+both (about 10 s here). A command instead starts the same server process (the command line Prefect
+uses for it) as its first step, and imports the pipeline on the other core meanwhile; its flows then
+use it through `PREFECT_API_URL`, and it stops when the command ends. With a configured server (the
+compose stack, a deployment's worker) nothing is started.
+"""
+
+from __future__ import annotations
+
+import atexit
+import importlib.util
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+
+STARTUP_TIMEOUT_S = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
+
+
+class PrefectApiError(RuntimeError):
+    pass
+
+
+def start_prefect_api() -> AbstractContextManager[None]:
+    """Call first in a command; run its flows inside the returned context."""
+    if os.environ.get("PREFECT_API_URL"):
+        return nullcontext()
+    server = _TemporaryApi()  # started before Prefect is even imported: that import takes seconds too
+    from prefect.settings import get_current_settings
+
+    settings = get_current_settings()
+    if settings.api.url or not settings.server.ephemeral.enabled:  # a profile names a server
+        server.stop()
+        return nullcontext()
+    return server.serving()
+
+
+class _TemporaryApi:
+    def __init__(self) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        spec = importlib.util.find_spec("prefect")
+        assert spec is not None and spec.submodule_search_locations
+        env = {
+            **os.environ,
+            # As Prefect's own temporary server: no UI, marked ephemeral.
+            "PREFECT_UI_ENABLED": "0",
+            "PREFECT__SERVER_EPHEMERAL": "1",
+            "PREFECT__SERVER_FINAL": "1",
+        }
+        command = [sys.executable, "-m", "uvicorn", "--factory", "prefect.server.api.server:create_app"]
+        command += ["--app-dir", os.path.dirname(spec.submodule_search_locations[0])]
+        command += [
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--log-level",
+            "error",
+            "--lifespan",
+            "on",
+        ]
+        self.process = subprocess.Popen(command, env=env)
+        atexit.register(self.stop)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api"
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        self._wait_until_up()
+        try:
+            with temporary_settings(updates={PREFECT_API_URL: self.url}):
+                yield
+        finally:
+            self.stop()
+
+    def _wait_until_up(self) -> None:
+        import httpx
+
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        with httpx.Client() as client:
+            while time.monotonic() < deadline:
+                if self.process.poll() is not None:
+                    raise PrefectApiError(f"the temporary Prefect API exited with {self.process.returncode}")
+                try:
+                    if client.get(f"{self.url}/health").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        raise PrefectApiError(f"the temporary Prefect API did not answer within {STARTUP_TIMEOUT_S:.0f} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
