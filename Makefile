@@ -12,11 +12,13 @@ export PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW := ignore
 
 install: $(STAMP)
 
-# uv installs the pinned set in seconds; pip is the fallback when uv cannot be had.
+# uv installs the pinned set in seconds; pip is the fallback when uv cannot be had. Bytecode is compiled
+# at install: where PYTHONDONTWRITEBYTECODE is set every command would otherwise compile Prefect anew
+# (its start-up went from 14.5 s to 25 s here without it).
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.9 || true
-	if test -x $(BIN)/uv; then $(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'; \
+	if test -x $(BIN)/uv; then $(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev]'; \
 	else $(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'; fi
 	touch $(STAMP)
 
