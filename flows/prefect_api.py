@@ -11,8 +11,10 @@ compose stack, a deployment's worker) nothing is started.
 from __future__ import annotations
 
 import atexit
+import ctypes
 import importlib.util
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +43,12 @@ def start_prefect_api() -> AbstractContextManager[None]:
     return server.serving()
 
 
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when this command dies, even by SIGKILL (atexit never runs then)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 class _TemporaryApi:
     def __init__(self) -> None:
         with socket.socket() as probe:
@@ -67,7 +75,7 @@ class _TemporaryApi:
             "--lifespan",
             "on",
         ]
-        self.process = subprocess.Popen(command, env=env)
+        self.process = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
         atexit.register(self.stop)
 
     @property
@@ -76,14 +84,13 @@ class _TemporaryApi:
 
     @contextmanager
     def serving(self) -> Iterator[None]:
+        """Runs inside use this API. It stops at exit (atexit), after Prefect has flushed the run's logs
+        and events to it: stopping it any earlier leaves them retrying against a closed port."""
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         self._wait_until_up()
-        try:
-            with temporary_settings(updates={PREFECT_API_URL: self.url}):
-                yield
-        finally:
-            self.stop()
+        with temporary_settings(updates={PREFECT_API_URL: self.url}):
+            yield
 
     def _wait_until_up(self) -> None:
         import httpx
