@@ -15,6 +15,7 @@ A failure anywhere rolls all of it back: the warehouse is as before the run.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,6 +32,9 @@ from schemas import warehouse as w
 from schemas.contracts import CONTRACTS, Source
 from schemas.promises import Promises
 from transform.areas import Area
+
+# PostgreSQL's memory for the merge's sorts and hashes (per operation, this transaction only).
+MERGE_WORK_MEM = os.environ.get("LOFTE_PG_WORK_MEM", "256MB")
 
 _FACTS = {
     Source.STATUS: (w.fact_brott, w.fact_brott_area),
@@ -68,6 +72,8 @@ def merge_run(
     with warehouse.writer() as conn:
         checkpoint("merge")
         if not warehouse.is_duckdb:
+            # The merge ranks and joins millions of staged rows: sorts and hashes in memory, not on disk.
+            conn.execute(sa.select(sa.func.set_config("work_mem", MERGE_WORK_MEM, True)))
             _analyze_staging(conn)
         for document in promises:
             _replace_promises(conn, document, run_id)
@@ -89,7 +95,8 @@ def merge_run(
         result.partitions_changed = sorted(changed)
         result.followup_partitions = sorted(with_promises)
         if finish:
-            _finish(conn, run_id)
+            # Holding the run lock, the staging tables hold this run's rows only: emptied at once.
+            _finish(conn, run_id, staging_is_mine=warehouse.holds_run_lock)
         checkpoint("commit")  # everything written, the transaction not yet committed
     return result
 
@@ -101,7 +108,7 @@ def _analyze_staging(conn: Connection) -> None:
         conn.execute(sa.text(f"ANALYZE {preparer.format_table(table)}"))  # our own table names only
 
 
-def _finish(conn: Connection, run_id: str) -> None:
+def _finish(conn: Connection, run_id: str, *, staging_is_mine: bool = False) -> None:
     lf = w.load_file
     conn.execute(sa.update(lf).where(lf.c.run_id == run_id, lf.c.status == "staged").values(status="loaded"))
     conn.execute(
@@ -109,6 +116,10 @@ def _finish(conn: Connection, run_id: str) -> None:
         .where(w.load_run.c.run_id == run_id)
         .values(status="finished", finished_at=now_utc())
     )
+    if staging_is_mine:
+        names = ", ".join(conn.dialect.identifier_preparer.format_table(t) for t in STAGING_TABLES)
+        conn.execute(sa.text(f"TRUNCATE {names}"))  # our own table names only
+        return
     for table in STAGING_TABLES:
         conn.execute(sa.delete(table).where(table.c.run_id == run_id))
 

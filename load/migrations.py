@@ -39,9 +39,22 @@ def _load_brottskoder(conn: Connection) -> None:
     conn.execute(sa.insert(w.dim_brottskod), rows)
 
 
+def _unlogged_staging(conn: Connection) -> None:
+    """PostgreSQL: staging rows live from COPY to merge, so they skip the write-ahead log (a crash
+    empties the tables, which only ever hold an unfinished run). DuckDB stages in temporary tables."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in w.metadata.sorted_tables:
+        if table.name.startswith("stg_"):
+            conn.execute(
+                sa.text(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(table)} SET UNLOGGED")
+            )
+
+
 STEPS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "tables of the follow-up warehouse, Brå's crime codes", _create_v1),
     (2, "the analysts' views (v_…, docs/warehouse.md)", views.create_all),
+    (3, "PostgreSQL: staging tables unlogged, without indexes", _unlogged_staging),
 ]
 
 

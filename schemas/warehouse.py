@@ -307,7 +307,8 @@ def _staging_twin(table: sa.Table) -> sa.Table:
     return sa.Table(
         f"stg_{table.name}",
         metadata,
-        sa.Column("run_id", sa.Text, nullable=False, index=True),
+        # No index: a run holds the run lock, so staging holds its rows only and every read is a scan.
+        sa.Column("run_id", sa.Text, nullable=False),
         sa.Column("file_seq", sa.Integer, nullable=False),
         *columns,
     )

@@ -83,3 +83,28 @@ def test_analysts_can_reflect_the_duckdb_warehouse(tmp_path: Path, duckdb_url: s
     assert set(aggregate.columns) >= {"kommunkod", "year", "tertial", "measure_id", "area_id", "value"}
     assert "fact_brott" in sa.inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_postgres_stages_unlogged_and_leaves_staging_empty(tmp_path: Path, postgres_url: str) -> None:
+    """Staging skips PostgreSQL's write-ahead log, and a finished run leaves no staged row behind."""
+    load_files(
+        postgres_url, [_status(tmp_path / "a.csv", "K1;1;5010;2020-02-01 10:00;0484;;")], [PROMISES], AREAS
+    )
+    assert _narkotika(postgres_url) == {(2020, 1): 1}
+    engine = sa.create_engine(postgres_url)
+    with engine.connect() as conn:
+        persistence = dict(
+            conn.execute(
+                sa.text(
+                    "SELECT relname, relpersistence FROM pg_class WHERE relkind = 'r' AND relname LIKE 'stg_%'"
+                )
+            ).all()
+        )
+        staged = {
+            t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+            for t in w.metadata.sorted_tables
+            if t.name.startswith("stg_")
+        }
+    engine.dispose()
+    assert persistence and set(persistence.values()) == {"u"}
+    assert set(staged.values()) == {0}
