@@ -51,10 +51,21 @@ def _unlogged_staging(conn: Connection) -> None:
             )
 
 
+def _partition_indexes(conn: Connection) -> None:
+    """PostgreSQL: the fact tables' (kommunkod, year) indexes (schemas/warehouse.py) on a warehouse
+    made before them; a new warehouse has them from step 1."""
+    if conn.dialect.name != "postgresql":
+        return
+    for table in (w.fact_brott, w.fact_handelserapport):
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 STEPS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "tables of the follow-up warehouse, Brå's crime codes", _create_v1),
     (2, "the analysts' views (v_…, docs/warehouse.md)", views.create_all),
     (3, "PostgreSQL: staging tables unlogged, without indexes", _unlogged_staging),
+    (4, "PostgreSQL: fact tables indexed by partition (kommunkod, year)", _partition_indexes),
 ]
 
 

@@ -86,7 +86,8 @@ def test_analysts_can_reflect_the_duckdb_warehouse(tmp_path: Path, duckdb_url: s
 
 
 def test_postgres_stages_unlogged_and_leaves_staging_empty(tmp_path: Path, postgres_url: str) -> None:
-    """Staging skips PostgreSQL's write-ahead log, and a finished run leaves no staged row behind."""
+    """Staging skips PostgreSQL's write-ahead log, a finished run leaves no staged row behind, and the
+    facts are indexed by partition."""
     load_files(
         postgres_url, [_status(tmp_path / "a.csv", "K1;1;5010;2020-02-01 10:00;0484;;")], [PROMISES], AREAS
     )
@@ -100,6 +101,11 @@ def test_postgres_stages_unlogged_and_leaves_staging_empty(tmp_path: Path, postg
                 )
             ).all()
         )
+        indexes = set(
+            conn.execute(
+                sa.text("SELECT indexname FROM pg_indexes WHERE indexname LIKE '%_partition'")
+            ).scalars()
+        )
         staged = {
             t.name: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
             for t in w.metadata.sorted_tables
@@ -108,3 +114,4 @@ def test_postgres_stages_unlogged_and_leaves_staging_empty(tmp_path: Path, postg
     engine.dispose()
     assert persistence and set(persistence.values()) == {"u"}
     assert set(staged.values()) == {0}
+    assert indexes == {"ix_fact_brott_partition", "ix_fact_handelserapport_partition"}
