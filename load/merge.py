@@ -23,6 +23,7 @@ from datetime import datetime
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.engine import Connection
 
 from load.aggregate import Partition, recompute_followup, recompute_quality
@@ -205,11 +206,16 @@ def _merge_facts(
     mine = staged.c.run_id == run_id
     if conn.execute(sa.select(sa.func.count()).select_from(staged).where(mine)).scalar_one() == 0:
         return set(), 0
-    rank = sa.func.row_number().over(
-        partition_by=[staged.c[k] for k in key], order_by=[staged.c.file_seq.desc(), staged.c.line.desc()]
-    )
-    ranked = sa.select(staged, rank.label("rank")).where(mine).subquery("ranked")
-    winning = [ranked.c.rank == 1]
+    latest_first = [staged.c.file_seq.desc(), staged.c.line.desc()]
+    if conn.dialect.name == "postgresql":  # DISTINCT ON keeps each key's first row of one sort
+        keys = [staged.c[k] for k in key]
+        latest = sa.select(staged).where(mine).ext(distinct_on(*keys)).order_by(*keys, *latest_first)
+        ranked = latest.subquery("ranked")
+        winning = []
+    else:
+        rank = sa.func.row_number().over(partition_by=[staged.c[k] for k in key], order_by=latest_first)
+        ranked = sa.select(staged, rank.label("rank")).where(mine).subquery("ranked")
+        winning = [ranked.c.rank == 1]
     if years is not None:
         winning.append(ranked.c.year.in_(sorted(years)))
     won = sa.Table(
