@@ -201,7 +201,7 @@ def _merge_facts(
     instead of ranking the staged rows again.
     """
     fact, fact_area = _FACTS[source]
-    staged, staged_area = FACT_STAGING[source]
+    staged = FACT_STAGING[source][0]
     key = CONTRACTS[source].key
     mine = staged.c.run_id == run_id
     if conn.execute(sa.select(sa.func.count()).select_from(staged).where(mine)).scalar_one() == 0:
@@ -243,13 +243,12 @@ def _merge_facts(
             )
         )
     }
-    columns = [c.name for c in fact.columns if c.name != "run_id"]
     if fact_area is not None:
         conn.execute(sa.delete(fact_area).where(is_winner(fact_area)))
     conn.execute(sa.delete(fact).where(is_winner(fact)))
     targets = [fact] if fact_area is None else [fact, fact_area]
     with _indexes_rebuilt_after(conn, targets, _is_bulk(conn, won, fact)):
-        written = _insert_winners(conn, run_id, source, won, columns, staged_area)
+        written = _insert_winners(conn, run_id, source, won)
     won.drop(conn)
     return touched, int(written or 0)
 
@@ -288,16 +287,12 @@ def _indexes_rebuilt_after(conn: Connection, tables: list[sa.Table], bulk: bool)
             index.create(conn)
 
 
-def _insert_winners(
-    conn: Connection,
-    run_id: str,
-    source: Source,
-    won: sa.Table,
-    columns: list[str],
-    staged_area: sa.Table | None,
-) -> int:
+def _insert_winners(conn: Connection, run_id: str, source: Source, won: sa.Table) -> int:
+    """The winning versions into the facts, and the area memberships staged with those versions."""
     fact, fact_area = _FACTS[source]
+    staged_area = FACT_STAGING[source][1]
     key = CONTRACTS[source].key
+    columns = [c.name for c in fact.columns if c.name != "run_id"]
     winners = sa.select(*[won.c[c] for c in columns], sa.literal(run_id).label("run_id"))
     written = conn.execute(sa.insert(fact).from_select([*columns, "run_id"], winners)).rowcount
     if fact_area is not None and staged_area is not None:

@@ -37,12 +37,8 @@ def collapse_spaces(text: pd.Series) -> pd.Series:
     return series(pc.utf8_trim_whitespace(collapsed), text.index)
 
 
-def matches(text: pd.Series, pattern: str) -> np.ndarray:
-    """True where the whole value matches `pattern` (anchor it); False for NA."""
-    return matches_array(arrow(text), pattern)
-
-
 def matches_array(values: pa.Array, pattern: str) -> np.ndarray:
+    """True where the whole value matches `pattern` (anchor it); False for null."""
     found = pc.match_substring_regex(values, pattern)
     return np.asarray(pc.fill_null(found, False).to_numpy(zero_copy_only=False), dtype=bool)
 
