@@ -310,20 +310,26 @@ def _indexes_rebuilt_after(conn: Connection, tables: list[sa.Table], bulk: bool)
 def _insert_winners(conn: Connection, run_id: str, source: Source, won: sa.Table) -> int:
     """The winning versions into the facts, and the area memberships staged with those versions.
 
-    Within a run, (file_seq, line) names one staged row: the joins need no other column."""
+    Within a run, (file_seq, line) names one staged row: the joins need no other column. A version's
+    file SHA-256 comes from its file's audit row, a membership's key from its version."""
     fact, fact_area = _FACTS[source]
     staged, staged_area = FACT_STAGING[source]
-    key = CONTRACTS[source].key
-    columns = [c.name for c in fact.columns if c.name != "run_id"]
+    lf = w.load_file
+    columns = [c.name for c in fact.columns if c.name not in ("run_id", "file_sha256")]
     winners = (
-        sa.select(*[staged.c[c] for c in columns], sa.literal(run_id).label("run_id"))
-        .select_from(staged.join(won, _same_row(staged, won)))
+        sa.select(*[staged.c[c] for c in columns], lf.c.sha256, sa.literal(run_id).label("run_id"))
+        .select_from(
+            staged.join(won, _same_row(staged, won)).join(
+                lf, sa.and_(lf.c.run_id == run_id, lf.c.file_seq == staged.c.file_seq)
+            )
+        )
         .where(staged.c.run_id == run_id)
     )
-    written = conn.execute(sa.insert(fact).from_select([*columns, "run_id"], winners)).rowcount
+    written = conn.execute(sa.insert(fact).from_select([*columns, "file_sha256", "run_id"], winners)).rowcount
     if fact_area is not None and staged_area is not None:
+        key = CONTRACTS[source].key
         chosen = (
-            sa.select(*[staged_area.c[k] for k in key], staged_area.c.layer, staged_area.c.area_id)
+            sa.select(*[won.c[k] for k in key], staged_area.c.layer, staged_area.c.area_id)
             .select_from(staged_area.join(won, _same_row(staged_area, won)))
             .where(staged_area.c.run_id == run_id)
         )

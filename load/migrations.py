@@ -61,11 +61,28 @@ def _partition_indexes(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _narrow_staging(conn: Connection) -> None:
+    """Staging tables lose the columns the merge now takes from elsewhere (schemas/warehouse.py:
+    `_staging_twin`); they hold no finished run's rows, so nothing is lost. DuckDB stages in
+    temporary tables made from the definitions."""
+    if conn.dialect.name != "postgresql":
+        return
+    inspector = sa.inspect(conn)
+    quote = conn.dialect.identifier_preparer.quote
+    for table in w.metadata.sorted_tables:
+        if not table.name.startswith("stg_"):
+            continue
+        for column in inspector.get_columns(table.name):
+            if column["name"] not in table.c:
+                conn.execute(sa.text(f"ALTER TABLE {quote(table.name)} DROP COLUMN {quote(column['name'])}"))
+
+
 STEPS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "tables of the follow-up warehouse, Brå's crime codes", _create_v1),
     (2, "the analysts' views (v_…, docs/warehouse.md)", views.create_all),
     (3, "PostgreSQL: staging tables unlogged, without indexes", _unlogged_staging),
     (4, "PostgreSQL: fact tables indexed by partition (kommunkod, year)", _partition_indexes),
+    (5, "PostgreSQL: staging without the file SHA-256 and the memberships' keys", _narrow_staging),
 ]
 
 

@@ -103,7 +103,7 @@ def stage_batch(
     fact_table, area_table = FACT_STAGING[audit.source]
     tag = {"run_id": run_id, "file_seq": audit.file_seq}
     with warehouse.begin() as conn:
-        bulk_insert(conn, fact_table, typed.facts.assign(file_sha256=audit.sha256, **tag))
+        bulk_insert(conn, fact_table, typed.facts.assign(**tag))  # the file's SHA-256 joins at merge
         if area_table is not None and areas is not None and len(areas):
             bulk_insert(conn, area_table, areas.assign(**tag))
         if len(typed.rejected):

@@ -119,3 +119,27 @@ def test_postgres_stages_unlogged_and_leaves_staging_empty(tmp_path: Path, postg
         *(f"{t}_pkey" for t in ("fact_brott", "fact_brott_area", "fact_handelserapport")),
         *(f"{t}_pkey" for t in ("fact_handelserapport_area", "fact_aktivitet")),
     }
+
+
+def test_postgres_upgrade_narrows_staging_made_wide(postgres_url: str) -> None:
+    """Step 5 on a warehouse whose staging still has the columns the merge now takes elsewhere."""
+    from load import migrations
+    from load.warehouse import Warehouse
+
+    warehouse = Warehouse(postgres_url)
+    warehouse.migrate()
+    with warehouse.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE stg_fact_brott ADD COLUMN file_sha256 TEXT"))
+        conn.execute(sa.text("ALTER TABLE stg_fact_brott_area ADD COLUMN arendenummer TEXT"))
+        conn.execute(sa.delete(w.schema_version).where(w.schema_version.c.version == 5))
+    assert warehouse.migrate() == len(migrations.STEPS)
+    with warehouse.begin() as conn:
+        inspector = sa.inspect(conn)
+        columns = {
+            t: {c["name"] for c in inspector.get_columns(t)}
+            for t in ("stg_fact_brott", "stg_fact_brott_area")
+        }
+    warehouse.dispose()
+    assert columns["stg_fact_brott"] == {c.name for c in w.stg_brott.columns}
+    assert "file_sha256" not in columns["stg_fact_brott"]
+    assert columns["stg_fact_brott_area"] == {"run_id", "file_seq", "layer", "area_id", "line"}
