@@ -79,6 +79,8 @@ def merge_run(
         if not warehouse.is_duckdb:
             # The merge ranks and joins millions of staged rows: sorts and hashes in memory, not on disk.
             conn.execute(sa.select(sa.func.set_config("work_mem", MERGE_WORK_MEM, True)))
+            # JIT compiling cost more than it saved on these scans and joins (0.3 s a statement).
+            conn.execute(sa.select(sa.func.set_config("jit", "off", True)))
             _analyze_staging(conn)
         for document in promises:
             _replace_promises(conn, document, run_id)
@@ -311,18 +313,18 @@ def _insert_winners(conn: Connection, run_id: str, source: Source, won: sa.Table
     """The winning versions into the facts, and the area memberships staged with those versions.
 
     Within a run, (file_seq, line) names one staged row: the joins need no other column. A version's
-    file SHA-256 comes from its file's audit row, a membership's key from its version."""
+    file SHA-256 comes from its file's audit row (a CASE over the run's few files: a join to
+    `load_file` misled PostgreSQL's estimates into hashing the wide staged rows), a membership's key
+    from its version."""
     fact, fact_area = _FACTS[source]
     staged, staged_area = FACT_STAGING[source]
     lf = w.load_file
+    sha256 = dict(conn.execute(sa.select(lf.c.file_seq, lf.c.sha256).where(lf.c.run_id == run_id)).all())
+    file_sha256 = sa.case(sha256, value=staged.c.file_seq) if sha256 else sa.null()
     columns = [c.name for c in fact.columns if c.name not in ("run_id", "file_sha256")]
     winners = (
-        sa.select(*[staged.c[c] for c in columns], lf.c.sha256, sa.literal(run_id).label("run_id"))
-        .select_from(
-            staged.join(won, _same_row(staged, won)).join(
-                lf, sa.and_(lf.c.run_id == run_id, lf.c.file_seq == staged.c.file_seq)
-            )
-        )
+        sa.select(*[staged.c[c] for c in columns], file_sha256, sa.literal(run_id).label("run_id"))
+        .select_from(staged.join(won, _same_row(staged, won)))
         .where(staged.c.run_id == run_id)
     )
     written = conn.execute(sa.insert(fact).from_select([*columns, "file_sha256", "run_id"], winners)).rowcount
