@@ -262,10 +262,26 @@ def _rank_winners(
         winning.append(ranked_rows.c.year.in_(sorted(years)))
     winners = sa.select(*[ranked_rows.c[c.name] for c in columns]).where(*winning)
     create = CreateTableAs(winners, f"lofte_won_{staged.name}", temporary=True)
-    conn.execute(create)
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text(f"ANALYZE {conn.dialect.identifier_preparer.format_table(create.table)}"))
+    if conn.dialect.name != "postgresql":
+        conn.execute(create)
+        return create.table
+    # PostgreSQL prices handing millions of sorted rows from its parallel workers too high and sorts
+    # alone: with the workers the national STATUS ranking took 1.2 s instead of 2.2 s.
+    with _settings(conn, parallel_setup_cost="10", parallel_tuple_cost="0.001"):
+        conn.execute(create)
+    conn.execute(sa.text(f"ANALYZE {conn.dialect.identifier_preparer.format_table(create.table)}"))
     return create.table
+
+
+@contextmanager
+def _settings(conn: Connection, **settings: str) -> Iterator[None]:
+    """PostgreSQL settings for the statements inside, then back to what they were."""
+    before = {name: conn.execute(sa.select(sa.func.current_setting(name))).scalar_one() for name in settings}
+    for name, value in settings.items():
+        conn.execute(sa.select(sa.func.set_config(name, value, True)))
+    yield
+    for name, value in before.items():
+        conn.execute(sa.select(sa.func.set_config(name, value, True)))
 
 
 def _bytewise(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

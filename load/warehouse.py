@@ -69,7 +69,7 @@ class Warehouse:
                 raise WarehouseError(f"{path}: no such warehouse file: run `lofte run` first")
             # DuckDB runs inside this process: bound its memory (it spills to disk beyond it), so a
             # national load's peak is set by this limit and the batch size, not by the input.
-            config = {"memory_limit": os.environ.get("LOFTE_DUCKDB_MEMORY_LIMIT", "250MB")}
+            config = {"memory_limit": os.environ.get("LOFTE_DUCKDB_MEMORY_LIMIT", "200MB")}
             args: dict[str, object] = {"config": config}
             if read_only:
                 args["read_only"] = True
