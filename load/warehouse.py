@@ -219,5 +219,23 @@ def _copy_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, colum
         for start in range(0, len(frame), 200_000):
             buffer = io.BytesIO()
             chunk = pa.Table.from_pandas(frame.iloc[start : start + 200_000], preserve_index=False)
-            pacsv.write_csv(chunk, buffer, write_options=options)
+            pacsv.write_csv(_short_times(chunk, table), buffer, write_options=options)
             copy.write(buffer.getvalue())
+
+
+def _short_times(chunk: pa.Table, table: sa.Table) -> pa.Table:
+    """Dates as dates, and times without the nanoseconds they never have: pandas' datetime64[ns]
+    otherwise reaches the CSV as '2019-01-01 00:00:00.000000000', a third of a fact row's text."""
+    for position, name in enumerate(chunk.column_names):
+        column = chunk.column(position)
+        if not pa.types.is_timestamp(column.type):
+            continue
+        if isinstance(table.c[name].type, sa.Date):  # the date alone, as PostgreSQL reads it anyway
+            short = pa.date32()
+        else:
+            short = pa.timestamp("s", tz=column.type.tz)
+        try:  # a safe cast refuses to drop a fraction of a second: then the column is written in full
+            chunk = chunk.set_column(position, name, column.cast(short))
+        except pa.ArrowInvalid:
+            continue
+    return chunk
