@@ -79,7 +79,7 @@ def merge_run(
         if not warehouse.is_duckdb:
             # The merge ranks and joins millions of staged rows: sorts and hashes in memory, not on disk.
             conn.execute(sa.select(sa.func.set_config("work_mem", MERGE_WORK_MEM, True)))
-            # JIT compiling cost more than it saved on these scans and joins (0.3 s a statement).
+            # JIT compiling cost more than it saved on these scans and joins (up to 0.3 s a statement).
             conn.execute(sa.select(sa.func.set_config("jit", "off", True)))
             _analyze_staging(conn)
         for document in promises:
@@ -266,7 +266,7 @@ def _rank_winners(
         conn.execute(create)
         return create.table
     # PostgreSQL prices handing millions of sorted rows from its parallel workers too high and sorts
-    # alone: with the workers the national STATUS ranking took 1.2 s instead of 2.2 s.
+    # alone: with the workers the national STATUS ranking took 1.6 s instead of 2.3 s.
     with _settings(conn, parallel_setup_cost="10", parallel_tuple_cost="0.001"):
         conn.execute(create)
     conn.execute(sa.text(f"ANALYZE {conn.dialect.identifier_preparer.format_table(create.table)}"))

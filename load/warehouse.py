@@ -225,7 +225,7 @@ def _copy_postgres(conn: Connection, table: sa.Table, frame: pd.DataFrame, colum
 
 def _short_times(chunk: pa.Table, table: sa.Table) -> pa.Table:
     """Dates as dates, and times without the nanoseconds they never have: pandas' datetime64[ns]
-    otherwise reaches the CSV as '2019-01-01 00:00:00.000000000', a third of a fact row's text."""
+    otherwise reaches the CSV as '2019-01-01 00:00:00.000000000', a third or more of a fact row's text."""
     for position, name in enumerate(chunk.column_names):
         column = chunk.column(position)
         if not pa.types.is_timestamp(column.type):
