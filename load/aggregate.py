@@ -72,7 +72,13 @@ def count_measure(conn: Connection, measure: Measure, kommunkod: str, year: int)
         query = sa.select(fact.c.tertial, sa.literal(ALL).label("area_id"), n).where(*conditions)
         query = query.group_by(fact.c.tertial)
     else:
-        joined = sa.and_(*[area.c[k] == fact.c[k] for k in contract.key], area.c.layer == measure.layer)
+        joined = sa.and_(
+            *[area.c[k] == fact.c[k] for k in contract.key],
+            area.c.layer == measure.layer,
+            # the partition's memberships alone: a nightly file's cost stays with the partitions it touches
+            area.c.kommunkod == kommunkod,
+            area.c.year == year,
+        )
         area_id: sa.ColumnElement[str]
         if measure.scope_layer:
             area_id = area.c.area_id

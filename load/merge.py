@@ -331,7 +331,7 @@ def _insert_winners(conn: Connection, run_id: str, source: Source, won: sa.Table
     Within a run, (file_seq, line) names one staged row: the joins need no other column. A version's
     file SHA-256 comes from its file's audit row (a CASE over the run's few files: a join to
     `load_file` misled PostgreSQL's estimates into hashing the wide staged rows), a membership's key
-    from its version."""
+    and partition from its version."""
     fact, fact_area = _FACTS[source]
     staged, staged_area = FACT_STAGING[source]
     lf = w.load_file
@@ -346,12 +346,13 @@ def _insert_winners(conn: Connection, run_id: str, source: Source, won: sa.Table
     written = conn.execute(sa.insert(fact).from_select([*columns, "file_sha256", "run_id"], winners)).rowcount
     if fact_area is not None and staged_area is not None:
         key = CONTRACTS[source].key
+        from_version = [*key, "kommunkod", "year"]
         chosen = (
-            sa.select(*[won.c[k] for k in key], staged_area.c.layer, staged_area.c.area_id)
+            sa.select(*[won.c[c] for c in from_version], staged_area.c.layer, staged_area.c.area_id)
             .select_from(staged_area.join(won, _same_row(staged_area, won)))
             .where(staged_area.c.run_id == run_id)
         )
-        conn.execute(sa.insert(fact_area).from_select([*key, "layer", "area_id"], chosen))
+        conn.execute(sa.insert(fact_area).from_select([*from_version, "layer", "area_id"], chosen))
     return int(written or 0)
 
 

@@ -77,12 +77,34 @@ def _narrow_staging(conn: Connection) -> None:
                 conn.execute(sa.text(f"ALTER TABLE {quote(table.name)} DROP COLUMN {quote(column['name'])}"))
 
 
+def _membership_partitions(conn: Connection) -> None:
+    """The area memberships get their fact's partition (kommunkod, year), filled in from the facts,
+    so that recomputing a partition reads its own memberships only (PostgreSQL: by index)."""
+    quote = conn.dialect.identifier_preparer.quote
+    if "kommunkod" in {c["name"] for c in sa.inspect(conn).get_columns(w.fact_brott_area.name)}:
+        return  # made with them by step 1
+    pairs = ((w.fact_brott, w.fact_brott_area), (w.fact_handelserapport, w.fact_handelserapport_area))
+    for fact, area in pairs:
+        table = quote(area.name)
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN kommunkod TEXT"))
+        conn.execute(sa.text(f"ALTER TABLE {table} ADD COLUMN year INTEGER"))
+        same_fact = [area.c[k] == fact.c[k] for k in area.primary_key.columns.keys() if k in fact.c]  # noqa: SIM118
+        conn.execute(sa.update(area).values(kommunkod=fact.c.kommunkod, year=fact.c.year).where(*same_fact))
+        if conn.dialect.name != "postgresql":
+            continue  # DuckDB refuses NOT NULL after an update in the same transaction, and has no index
+        for column in ("kommunkod", "year"):
+            conn.execute(sa.text(f"ALTER TABLE {table} ALTER COLUMN {column} SET NOT NULL"))
+        for index in area.indexes:
+            index.create(conn, checkfirst=True)
+
+
 STEPS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "tables of the follow-up warehouse, Brå's crime codes", _create_v1),
     (2, "the analysts' views (v_…, docs/warehouse.md)", views.create_all),
     (3, "PostgreSQL: staging tables unlogged, without indexes", _unlogged_staging),
     (4, "PostgreSQL: fact tables indexed by partition (kommunkod, year)", _partition_indexes),
     (5, "PostgreSQL: staging without the file SHA-256 and the memberships' keys", _narrow_staging),
+    (6, "area memberships carry their fact's partition (kommunkod, year)", _membership_partitions),
 ]
 
 

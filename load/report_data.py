@@ -117,7 +117,9 @@ def _areas(conn: Connection, kommunkod: str, year: int) -> list[MapArea]:
         conn.execute(
             sa.select(ha.c.area_id, sa.func.count())
             .select_from(ha.join(h, h.c.handelsenummer == ha.c.handelsenummer))
-            .where(h.c.kommunkod == kommunkod, h.c.year == year)
+            .where(
+                h.c.kommunkod == kommunkod, h.c.year == year, ha.c.kommunkod == kommunkod, ha.c.year == year
+            )
             .group_by(ha.c.area_id)
         ).all()
     )

@@ -112,6 +112,13 @@ fact_aktivitet = sa.Table(
     *_provenance(),
 )
 
+
+def _membership_partition() -> list[sa.Column]:
+    """The fact's partition again: recomputing one partition reads its memberships alone, not the
+    memberships of the whole warehouse (migration step 6 filled them in on older warehouses)."""
+    return [sa.Column("kommunkod", sa.Text, nullable=False), sa.Column("year", sa.Integer, nullable=False)]
+
+
 # One row per crime and area layer whose area (valid on the crime's date) holds the crime's point.
 fact_brott_area = sa.Table(
     "fact_brott_area",
@@ -120,7 +127,9 @@ fact_brott_area = sa.Table(
     sa.Column("brottsnummer", sa.Integer, nullable=False),
     sa.Column("layer", sa.Text, nullable=False),
     sa.Column("area_id", sa.Text, nullable=False),
+    *_membership_partition(),
     _fact_key("arendenummer", "brottsnummer", "layer"),
+    _partition_index("fact_brott_area"),
 )
 
 # One row per händelserapport and area layer whose area (valid on the HR's date) holds its point.
@@ -130,7 +139,9 @@ fact_handelserapport_area = sa.Table(
     sa.Column("handelsenummer", sa.Text, nullable=False),
     sa.Column("layer", sa.Text, nullable=False),
     sa.Column("area_id", sa.Text, nullable=False),
+    *_membership_partition(),
     _fact_key("handelsenummer", "layer"),
+    _partition_index("fact_handelserapport_area"),
 )
 
 # One row per area of the areas file last loaded (geometry as WGS84 WKT).
@@ -331,7 +342,12 @@ def _staging_twin(table: sa.Table, *, taken_at_merge: tuple[str, ...] = ()) -> s
 stg_brott = _staging_twin(fact_brott, taken_at_merge=("file_sha256",))
 stg_handelserapport = _staging_twin(fact_handelserapport, taken_at_merge=("file_sha256",))
 stg_aktivitet = _staging_twin(fact_aktivitet, taken_at_merge=("file_sha256",))
-stg_brott_area = _staging_twin(fact_brott_area, taken_at_merge=("arendenummer", "brottsnummer"))
-stg_handelserapport_area = _staging_twin(fact_handelserapport_area, taken_at_merge=("handelsenummer",))
+_FROM_VERSION = ("kommunkod", "year")  # a membership's partition is its fact version's
+stg_brott_area = _staging_twin(
+    fact_brott_area, taken_at_merge=("arendenummer", "brottsnummer", *_FROM_VERSION)
+)
+stg_handelserapport_area = _staging_twin(
+    fact_handelserapport_area, taken_at_merge=("handelsenummer", *_FROM_VERSION)
+)
 stg_rejected_row = _staging_twin(rejected_row)
 stg_row_warning = _staging_twin(row_warning)

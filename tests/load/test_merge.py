@@ -116,6 +116,8 @@ def test_postgres_stages_unlogged_and_leaves_staging_empty(tmp_path: Path, postg
     assert indexes == {
         "ix_fact_brott_partition",
         "ix_fact_handelserapport_partition",
+        "ix_fact_brott_area_partition",
+        "ix_fact_handelserapport_area_partition",
         *(f"{t}_pkey" for t in ("fact_brott", "fact_brott_area", "fact_handelserapport")),
         *(f"{t}_pkey" for t in ("fact_handelserapport_area", "fact_aktivitet")),
     }
@@ -143,3 +145,36 @@ def test_postgres_upgrade_narrows_staging_made_wide(postgres_url: str) -> None:
     assert columns["stg_fact_brott"] == {c.name for c in w.stg_brott.columns}
     assert "file_sha256" not in columns["stg_fact_brott"]
     assert columns["stg_fact_brott_area"] == {"run_id", "file_seq", "layer", "area_id", "line"}
+
+
+def test_upgrade_gives_memberships_their_partition(tmp_path: Path, warehouse_url: str) -> None:
+    """Step 6 on a warehouse whose area memberships lack (kommunkod, year): filled in from the facts."""
+    from load import migrations
+    from load.warehouse import Warehouse
+
+    rows = (
+        "K1;1;5010;2020-02-01 10:00;0484;6581054,3;584605,4",
+        "K2;1;5011;2021-03-01 10:00;0484;6583090,7;583281,6",
+    )
+    load_files(warehouse_url, [_status(tmp_path / "a.csv", *rows)], [PROMISES], AREAS)
+    warehouse = Warehouse(warehouse_url)
+    with warehouse.begin() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(w.fact_brott_area)).scalar_one()
+        for index in w.fact_brott_area.indexes:
+            conn.execute(sa.text(f"DROP INDEX IF EXISTS {index.name}"))
+        for table in ("fact_brott_area", "fact_handelserapport_area"):
+            conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN kommunkod"))
+            conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN year"))
+        conn.execute(sa.delete(w.schema_version).where(w.schema_version.c.version == 6))
+    assert warehouse.migrate() == len(migrations.STEPS)
+    fa, f = w.fact_brott_area, w.fact_brott
+    with warehouse.begin() as conn:
+        memberships = conn.execute(
+            sa.select(fa.c.arendenummer, fa.c.kommunkod, fa.c.year, f.c.kommunkod, f.c.year).join_from(
+                fa, f, sa.and_(fa.c.arendenummer == f.c.arendenummer, fa.c.brottsnummer == f.c.brottsnummer)
+            )
+        ).all()
+    warehouse.dispose()
+    assert before > 0 and len(memberships) == before
+    assert {(r[0], r[1], r[2]) for r in memberships} == {(r[0], r[3], r[4]) for r in memberships}
+    assert {r[2] for r in memberships} == {2020, 2021}
