@@ -40,6 +40,8 @@ from transform.areas import Area
 
 # PostgreSQL's memory for the merge's sorts and hashes (per operation, this transaction only).
 MERGE_WORK_MEM = os.environ.get("LOFTE_PG_WORK_MEM", "256MB")
+# Statistics sample of the run's own transient tables (staging, winners): PostgreSQL's default is 100.
+STAGING_STATISTICS_TARGET = "10"
 
 _FACTS = {
     Source.STATUS: (w.fact_brott, w.fact_brott_area),
@@ -109,10 +111,12 @@ def merge_run(
 
 
 def _analyze_staging(conn: Connection) -> None:
-    """Fresh statistics for what was just COPYed, or PostgreSQL plans the merge's joins blind."""
+    """Fresh statistics for what was just COPYed, or PostgreSQL plans the merge's joins blind. The
+    joins need row counts, not fine distributions: a tenth of the default sample (1.2 s less at x1000)."""
     preparer = conn.dialect.identifier_preparer
-    for table in STAGING_TABLES:
-        conn.execute(sa.text(f"ANALYZE {preparer.format_table(table)}"))  # our own table names only
+    with _settings(conn, default_statistics_target=STAGING_STATISTICS_TARGET):
+        for table in STAGING_TABLES:
+            conn.execute(sa.text(f"ANALYZE {preparer.format_table(table)}"))  # our own table names only
 
 
 def _finish(conn: Connection, run_id: str, *, staging_is_mine: bool = False) -> None:
@@ -269,7 +273,8 @@ def _rank_winners(
     # alone: with the workers the national STATUS ranking took 1.6 s instead of 2.3 s.
     with _settings(conn, parallel_setup_cost="10", parallel_tuple_cost="0.001"):
         conn.execute(create)
-    conn.execute(sa.text(f"ANALYZE {conn.dialect.identifier_preparer.format_table(create.table)}"))
+    with _settings(conn, default_statistics_target=STAGING_STATISTICS_TARGET):
+        conn.execute(sa.text(f"ANALYZE {conn.dialect.identifier_preparer.format_table(create.table)}"))
     return create.table
 
 
