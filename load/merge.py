@@ -28,7 +28,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateTableAs
 
-from load.aggregate import Partition, recompute_followup, recompute_quality
+from load.aggregate import FACT_TABLES, Partition, recompute_followup, recompute_quality
 from load.config_state import areas_sha, promises_key, promises_sha, record_document
 from load.faults import checkpoint
 from load.staging import FACT_STAGING, STAGING_TABLES
@@ -42,12 +42,6 @@ from transform.areas import Area
 MERGE_WORK_MEM = os.environ.get("LOFTE_PG_WORK_MEM", "256MB")
 # Statistics sample of the run's own transient tables (staging, winners): PostgreSQL's default is 100.
 STAGING_STATISTICS_TARGET = "10"
-
-_FACTS = {
-    Source.STATUS: (w.fact_brott, w.fact_brott_area),
-    Source.STORM: (w.fact_handelserapport, w.fact_handelserapport_area),
-    Source.ACTIVITIES: (w.fact_aktivitet, None),
-}
 
 
 @dataclass
@@ -208,17 +202,16 @@ def _merge_facts(
     The winners are ranked once into a narrow temporary table (key, partition, file and line); every
     later statement joins it instead of ranking the staged rows again.
     """
-    fact, fact_area = _FACTS[source]
+    fact, fact_area = FACT_TABLES[source]
     staged = FACT_STAGING[source][0]
     mine = staged.c.run_id == run_id
     if conn.execute(sa.select(sa.func.count()).select_from(staged).where(mine)).scalar_one() == 0:
         return set(), 0
-    won = _rank_winners(conn, staged, CONTRACTS[source].key, mine, years)
+    key = CONTRACTS[source].key
+    won = _rank_winners(conn, staged, key, mine, years)
 
     def is_winner(table: sa.Table) -> sa.Exists:
-        return sa.exists(
-            sa.select(1).select_from(won).where(*[won.c[k] == table.c[k] for k in CONTRACTS[source].key])
-        )
+        return sa.exists(sa.select(1).select_from(won).where(*[won.c[k] == table.c[k] for k in key]))
 
     touched = {
         (k, y)
@@ -337,7 +330,7 @@ def _insert_winners(conn: Connection, run_id: str, source: Source, won: sa.Table
     file SHA-256 comes from its file's audit row (a CASE over the run's few files: a join to
     `load_file` misled PostgreSQL's estimates into hashing the wide staged rows), a membership's key
     and partition from its version."""
-    fact, fact_area = _FACTS[source]
+    fact, fact_area = FACT_TABLES[source]
     staged, staged_area = FACT_STAGING[source]
     lf = w.load_file
     sha256 = dict(conn.execute(sa.select(lf.c.file_seq, lf.c.sha256).where(lf.c.run_id == run_id)).all())
