@@ -15,33 +15,23 @@ A failure anywhere rolls all of it back: the warehouse is as before the run.
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.engine import Connection
-from sqlalchemy.schema import CreateTableAs
 
 from load.aggregate import FACT_TABLES, Partition, recompute_followup, recompute_quality
+from load.backend import Backend
 from load.config_state import areas_sha, promises_key, promises_sha, record_document
 from load.faults import checkpoint
-from load.staging import FACT_STAGING, STAGING_TABLES
+from load.staging import FACT_STAGING
 from load.warehouse import Warehouse, now_utc
 from schemas import warehouse as w
 from schemas.contracts import CONTRACTS, Source
 from schemas.promises import Promises
 from transform.areas import Area
-
-# PostgreSQL's memory for the merge's sorts and hashes (per operation, this transaction only).
-MERGE_WORK_MEM = os.environ.get("LOFTE_PG_WORK_MEM", "256MB")
-# Statistics sample of the run's own transient tables (staging, winners): PostgreSQL's default is 100.
-STAGING_STATISTICS_TARGET = "10"
 
 
 @dataclass
@@ -72,12 +62,8 @@ def merge_run(
     result = MergeResult()
     with warehouse.writer() as conn:
         checkpoint("merge")
-        if not warehouse.is_duckdb:
-            # The merge ranks and joins millions of staged rows: sorts and hashes in memory, not on disk.
-            conn.execute(sa.select(sa.func.set_config("work_mem", MERGE_WORK_MEM, True)))
-            # JIT compiling cost more than it saved on these scans and joins (up to 0.3 s a statement).
-            conn.execute(sa.select(sa.func.set_config("jit", "off", True)))
-            _analyze_staging(conn)
+        backend = warehouse.backend
+        backend.tune_merge(conn)
         for document in promises:
             _replace_promises(conn, document, run_id)
             record_document(conn, "promises", promises_key(document), promises_sha(document), run_id)
@@ -86,7 +72,7 @@ def merge_run(
             record_document(conn, "areas", "areas", areas_sha(areas), run_id)
         changed: set[Partition] = set()
         for source in Source:
-            touched, written = _merge_facts(conn, run_id, source, years)
+            touched, written = _merge_facts(conn, backend, run_id, source, years)
             changed |= touched
             result.facts_written[str(source)] = written
         changed |= _merge_row_issues(conn, run_id, years, undated=finish)
@@ -99,21 +85,12 @@ def merge_run(
         result.followup_partitions = sorted(with_promises)
         if finish:
             # Holding the run lock, the staging tables hold this run's rows only: emptied at once.
-            _finish(conn, run_id, staging_is_mine=warehouse.holds_run_lock)
+            _finish(conn, backend, run_id, alone=warehouse.holds_run_lock)
         checkpoint("commit")  # everything written, the transaction not yet committed
     return result
 
 
-def _analyze_staging(conn: Connection) -> None:
-    """Fresh statistics for what was just COPYed, or PostgreSQL plans the merge's joins blind. The
-    joins need row counts, not fine distributions: a tenth of the default sample (0.8 s less at x1000)."""
-    preparer = conn.dialect.identifier_preparer
-    with _settings(conn, default_statistics_target=STAGING_STATISTICS_TARGET):
-        for table in STAGING_TABLES:
-            conn.execute(sa.text(f"ANALYZE {preparer.format_table(table)}"))  # our own table names only
-
-
-def _finish(conn: Connection, run_id: str, *, staging_is_mine: bool = False) -> None:
+def _finish(conn: Connection, backend: Backend, run_id: str, *, alone: bool) -> None:
     lf = w.load_file
     conn.execute(sa.update(lf).where(lf.c.run_id == run_id, lf.c.status == "staged").values(status="loaded"))
     conn.execute(
@@ -121,12 +98,7 @@ def _finish(conn: Connection, run_id: str, *, staging_is_mine: bool = False) -> 
         .where(w.load_run.c.run_id == run_id)
         .values(status="finished", finished_at=now_utc())
     )
-    if staging_is_mine:
-        names = ", ".join(conn.dialect.identifier_preparer.format_table(t) for t in STAGING_TABLES)
-        conn.execute(sa.text(f"TRUNCATE {names}"))  # our own table names only
-        return
-    for table in STAGING_TABLES:
-        conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+    backend.empty_staging(conn, run_id, alone=alone)
 
 
 def _replace_promises(conn: Connection, promises: Promises, run_id: str) -> None:
@@ -195,7 +167,7 @@ def _replace_areas(conn: Connection, areas: list[Area]) -> None:
 
 
 def _merge_facts(
-    conn: Connection, run_id: str, source: Source, years: set[int] | None
+    conn: Connection, backend: Backend, run_id: str, source: Source, years: set[int] | None
 ) -> tuple[set[Partition], int]:
     """Staged rows replace the facts with the same key: the later file, then the later line, wins.
 
@@ -208,7 +180,7 @@ def _merge_facts(
     if conn.execute(sa.select(sa.func.count()).select_from(staged).where(mine)).scalar_one() == 0:
         return set(), 0
     key = CONTRACTS[source].key
-    won = _rank_winners(conn, staged, key, mine, years)
+    won = backend.rank_winners(conn, staged, key, mine, years)
 
     def is_winner(table: sa.Table) -> sa.Exists:
         return sa.exists(sa.select(1).select_from(won).where(*[won.c[k] == table.c[k] for k in key]))
@@ -226,101 +198,10 @@ def _merge_facts(
         conn.execute(sa.delete(fact_area).where(is_winner(fact_area)))
     conn.execute(sa.delete(fact).where(is_winner(fact)))
     targets = [fact] if fact_area is None else [fact, fact_area]
-    with _indexes_rebuilt_after(conn, targets, _is_bulk(conn, won, fact)):
+    with backend.keys_rebuilt_after(conn, targets, backend.is_bulk(conn, won, fact)):
         written = _insert_winners(conn, run_id, source, won)
     won.drop(conn)
     return touched, int(written or 0)
-
-
-def _rank_winners(
-    conn: Connection,
-    staged: sa.Table,
-    key: tuple[str, ...],
-    mine: sa.ColumnElement[bool],
-    years: set[int] | None,
-) -> sa.Table:
-    """The winning version of each key: its key, partition and (file_seq, line), which identify the
-    staged row. Only these few columns are sorted, and CREATE TABLE AS lets PostgreSQL sort in parallel
-    (an INSERT … SELECT never runs in parallel)."""
-    latest_first = [staged.c.file_seq.desc(), staged.c.line.desc()]
-    columns = [*(staged.c[k] for k in key), *(staged.c[c] for c in ("kommunkod", "year", "file_seq", "line"))]
-    winning: list[sa.ColumnElement[bool]] = []
-    if conn.dialect.name == "postgresql":
-        # DISTINCT ON keeps each key's first row of one sort; byte order ("C") sorts text fastest and
-        # tells the same keys apart as any other deterministic collation.
-        keys = [_bytewise(staged.c[k]) for k in key]
-        ranked = sa.select(*columns).where(mine).ext(distinct_on(*keys)).order_by(*keys, *latest_first)
-        ranked_rows = ranked.subquery("ranked")
-    else:
-        rank = sa.func.row_number().over(partition_by=[staged.c[k] for k in key], order_by=latest_first)
-        ranked_rows = sa.select(*columns, rank.label("rank")).where(mine).subquery("ranked")
-        winning.append(ranked_rows.c.rank == 1)
-    if years is not None:
-        winning.append(ranked_rows.c.year.in_(sorted(years)))
-    winners = sa.select(*[ranked_rows.c[c.name] for c in columns]).where(*winning)
-    create = CreateTableAs(winners, f"lofte_won_{staged.name}", temporary=True)
-    if conn.dialect.name != "postgresql":
-        conn.execute(create)
-        return create.table
-    # PostgreSQL prices handing millions of sorted rows from its parallel workers too high and sorts
-    # alone: with the workers the national STATUS ranking took 1.6 s instead of 2.3 s.
-    with _settings(conn, parallel_setup_cost="10", parallel_tuple_cost="0.001"):
-        conn.execute(create)
-    with _settings(conn, default_statistics_target=STAGING_STATISTICS_TARGET):
-        conn.execute(sa.text(f"ANALYZE {conn.dialect.identifier_preparer.format_table(create.table)}"))
-    return create.table
-
-
-@contextmanager
-def _settings(conn: Connection, **settings: str) -> Iterator[None]:
-    """PostgreSQL settings for the statements inside, then back to what they were."""
-    before = {name: conn.execute(sa.select(sa.func.current_setting(name))).scalar_one() for name in settings}
-    for name, value in settings.items():
-        conn.execute(sa.select(sa.func.set_config(name, value, True)))
-    yield
-    for name, value in before.items():
-        conn.execute(sa.select(sa.func.set_config(name, value, True)))
-
-
-def _bytewise(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
-    return column.collate("C") if isinstance(column.type, sa.Text) else column
-
-
-def _is_bulk(conn: Connection, won: sa.Table, fact: sa.Table) -> bool:
-    """PostgreSQL: more new versions than the table holds (a first or a national load)."""
-    if conn.dialect.name != "postgresql":
-        return False
-    holds = conn.execute(
-        sa.text("SELECT greatest(reltuples, 0) FROM pg_class WHERE oid = CAST(:t AS regclass)"),
-        {"t": fact.name},
-    ).scalar_one()
-    return conn.execute(sa.select(sa.func.count()).select_from(won)).scalar_one() > holds
-
-
-@contextmanager
-def _indexes_rebuilt_after(conn: Connection, tables: list[sa.Table], bulk: bool) -> Iterator[None]:
-    """For a bulk load, the keys and indexes are built once after the insert instead of row by row
-    (half the time for a national load), and the tables get fresh statistics: planned with the empty
-    table's, the follow-up's joins ran as nested loops (3 s instead of 1 s at national scale). The
-    tables are locked until the merge commits either way."""
-    if not bulk:
-        yield
-        return
-    quote = conn.dialect.identifier_preparer.quote
-    for table in tables:  # PostgreSQL names a table's primary key <table>_pkey
-        for index in table.indexes:
-            conn.execute(sa.schema.DropIndex(index))
-        conn.execute(
-            sa.text(f"ALTER TABLE {quote(table.name)} DROP CONSTRAINT {quote(table.name + '_pkey')}")
-        )
-    yield
-    for table in tables:
-        key = ", ".join(quote(c.name) for c in table.primary_key.columns)
-        pkey = quote(table.name + "_pkey")
-        conn.execute(sa.text(f"ALTER TABLE {quote(table.name)} ADD CONSTRAINT {pkey} PRIMARY KEY ({key})"))
-        for index in table.indexes:
-            index.create(conn)
-        conn.execute(sa.text(f"ANALYZE {quote(table.name)}"))
 
 
 def _insert_winners(conn: Connection, run_id: str, source: Source, won: sa.Table) -> int:

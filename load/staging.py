@@ -13,7 +13,8 @@ from datetime import timedelta
 import pandas as pd
 import sqlalchemy as sa
 
-from load.warehouse import Warehouse, bulk_insert, now_utc
+from load.backend import STAGING_TABLES
+from load.warehouse import Warehouse, now_utc
 from schemas import warehouse as w
 from schemas.contracts import Source
 from transform.rows import TypedBatch
@@ -23,7 +24,6 @@ FACT_STAGING = {
     Source.STORM: (w.stg_handelserapport, w.stg_handelserapport_area),
     Source.ACTIVITIES: (w.stg_aktivitet, None),
 }
-STAGING_TABLES = [t for t in w.metadata.sorted_tables if t.name.startswith("stg_")]
 # Without the run lock (a run opened by other means), a 'running' run is taken as dead after this long.
 STALE_AFTER = timedelta(hours=12)
 
@@ -56,28 +56,16 @@ class FileAudit:
             self.rejection_reasons.setdefault(str(reason), []).extend(int(x) for x in lines)
 
 
-def _temporary(table: sa.Table) -> sa.Table:
-    return sa.Table(
-        table.name, sa.MetaData(), *[sa.Column(c.name, c.type) for c in table.columns], prefixes=["TEMPORARY"]
-    )
-
-
 def start_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
-    """Register the run, and clear what runs that died left in staging.
-
-    On DuckDB the staging tables are the run's own temporary tables (the process holds the file for the
-    whole run): staged rows are never written to the file only to be deleted again, and vanish with a
-    killed process. PostgreSQL stages into the shared tables, since each batch may use another session.
-    """
-    if warehouse.is_duckdb:
-        with warehouse.begin() as conn:
-            for table in STAGING_TABLES:
-                _temporary(table).create(conn, checkfirst=False)
+    """Register the run, and clear what runs that died left in staging (load/backend.py says where a
+    run stages: DuckDB in its own temporary tables, PostgreSQL in the shared ones)."""
+    with warehouse.begin() as conn:
+        warehouse.backend.prepare_staging(conn)
     with warehouse.begin() as conn:
         running = w.load_run.c.status == "running"
         # Runs never overlap (DuckDB: this process holds the file; PostgreSQL: this process holds the run
         # lock), so any other 'running' run is one that died.
-        alone = warehouse.is_duckdb or warehouse.holds_run_lock
+        alone = warehouse.holds_run_lock
         dead = running if alone else running & (w.load_run.c.started_at < now_utc() - STALE_AFTER)
         conn.execute(
             sa.update(w.load_run)
@@ -103,15 +91,17 @@ def stage_batch(
     fact_table, area_table = FACT_STAGING[audit.source]
     tag = {"run_id": run_id, "file_seq": audit.file_seq}
     with warehouse.begin() as conn:
-        bulk_insert(conn, fact_table, typed.facts.assign(**tag))  # the file's SHA-256 joins at merge
+        warehouse.bulk_insert(
+            conn, fact_table, typed.facts.assign(**tag)
+        )  # the file's SHA-256 joins at merge
         if area_table is not None and areas is not None and len(areas):
-            bulk_insert(conn, area_table, areas.assign(**tag))
+            warehouse.bulk_insert(conn, area_table, areas.assign(**tag))
         if len(typed.rejected):
             rejected = typed.rejected.assign(file_sha256=audit.sha256, source=str(audit.source), **tag)
-            bulk_insert(conn, w.stg_rejected_row, rejected.astype({"year": "Int64"}))
+            warehouse.bulk_insert(conn, w.stg_rejected_row, rejected.astype({"year": "Int64"}))
         if len(typed.warnings):
             warnings = typed.warnings.assign(file_sha256=audit.sha256, source=str(audit.source), **tag)
-            bulk_insert(conn, w.stg_row_warning, warnings)
+            warehouse.bulk_insert(conn, w.stg_row_warning, warnings)
 
 
 def record_file(warehouse: Warehouse, run_id: str, audit: FileAudit) -> None:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 import pandas as pd
 import sqlalchemy as sa
 
-from load.warehouse import Warehouse, bulk_insert
+from load.warehouse import Warehouse
 
 TIMES = sa.Table(
     "times_under_test",
@@ -38,8 +38,8 @@ def test_dates_and_times_round_trip(warehouse_url: str) -> None:
     warehouse = Warehouse(warehouse_url)
     with warehouse.begin() as conn:
         TIMES.create(conn)
-        assert bulk_insert(conn, TIMES, frame) == 3
-        assert bulk_insert(conn, TIMES, fractional) == 3
+        assert warehouse.bulk_insert(conn, TIMES, frame) == 3
+        assert warehouse.bulk_insert(conn, TIMES, fractional) == 3
         rows = conn.execute(sa.select(TIMES).order_by(TIMES.c.note, TIMES.c.local)).all()
     warehouse.dispose()
     utc = [r.utc.astimezone(UTC) if r.utc else None for r in rows]

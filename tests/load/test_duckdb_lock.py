@@ -13,6 +13,7 @@ import pytest
 
 from load import warehouse as wh
 from schemas.errors import WarehouseError
+from schemas.settings import Settings
 
 
 def _hold(path: Path, seconds: float) -> subprocess.Popen[bytes]:
@@ -29,13 +30,10 @@ def warehouse_file(tmp_path: Path) -> Path:
     return path
 
 
-def test_a_run_waits_for_an_open_connection(
-    warehouse_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    monkeypatch.setattr(wh, "LOCK_WAIT_SECONDS", 60.0)
+def test_a_run_waits_for_an_open_connection(warehouse_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
     holder = _hold(warehouse_file, 2)
     started = time.monotonic()
-    store = wh.Warehouse(f"duckdb:///{warehouse_file}")
+    store = wh.Warehouse(f"duckdb:///{warehouse_file}", settings=Settings(lock_wait_seconds=60))
     waited = time.monotonic() - started
     store.migrate()
     store.dispose()
@@ -44,14 +42,11 @@ def test_a_run_waits_for_an_open_connection(
     assert waited > 0.5  # it did wait for the holder, rather than failing or skipping the lock
 
 
-def test_a_run_gives_up_with_one_line_when_the_holder_stays(
-    warehouse_file: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(wh, "LOCK_WAIT_SECONDS", 1.0)
+def test_a_run_gives_up_with_one_line_when_the_holder_stays(warehouse_file: Path) -> None:
     holder = _hold(warehouse_file, 30)
     try:
         with pytest.raises(WarehouseError, match=r"w\.duckdb is locked by another process") as raised:
-            wh.Warehouse(f"duckdb:///{warehouse_file}")
+            wh.Warehouse(f"duckdb:///{warehouse_file}", settings=Settings(lock_wait_seconds=1))
         assert "\n" not in str(raised.value)
     finally:
         holder.kill()
