@@ -23,6 +23,10 @@ views_metadata = sa.MetaData()  # kept apart from the tables' metadata: create_a
 
 # Names the published follow-up uses for the area ids that are not areas.
 AREA_NAMES = {ALL: "Hela kommunen", OUTSIDE: "Utanför områdena", NO_COORDINATES: "Saknar koordinater"}
+# The sources as the data-quality lines name them, in the report's order.
+SOURCE_LABELS = {"status": "STATUS", "storm": "STORM", "activities": "Aktiviteter"}
+# A published cell without data: the measure's source had no loaded rows (missing is not zero).
+MISSING = "–"
 
 
 def _text(value: sa.ColumnElement) -> sa.ColumnElement[str]:
@@ -164,8 +168,10 @@ def _aktivitet() -> sa.Select:
 def _followup() -> sa.Select:
     fa, pm, ps, area = w.followup_aggregate, w.promise_measure, w.promise_section, w.dim_area
     value, cumulative, target = fa.c.value, fa.c.cumulative_value, fa.c.target
-    # "479 (1019)": the tertial's value, year-to-date in brackets from tertial 2 on (as published).
+    # "479 (1019)": the tertial's value, year-to-date in brackets from tertial 2 on (as published);
+    # "–" where the measure's source had no data (value NULL: missing is not zero).
     cell = sa.case(
+        (value.is_(None), MISSING),
         (fa.c.tertial == 1, _text(value)),
         else_=_text(value) + " (" + _text(cumulative) + ")",
     )
@@ -226,15 +232,18 @@ def _followup_table(v_followup: sa.Table) -> sa.Select:
     f = v_followup
 
     def cell_of(tertial: int) -> sa.ColumnElement[str]:
-        return sa.func.max(sa.case((f.c.tertial == tertial, f.c.cell), else_=None))
+        cell = sa.func.max(sa.case((f.c.tertial == tertial, f.c.cell), else_=None))
+        return sa.func.coalesce(cell, MISSING)
 
     reached = sa.func.max(f.c.cumulative_value)
     target = sa.func.max(f.c.target)
     share = sa.func.max(sa.case((f.c.tertial == 3, f.c.target_share_pct), else_=None))
-    # "1384 av 200 (692 %)", as the Markdown report writes it; empty without a target.
+    # "1384 av 200 (692 %)"; "204 av 0 (–)" for a target of 0 and "– av 200 (–)" without data; NULL
+    # without a target. The report prints this column (read/followup.py), so the two never differ.
+    share_text = sa.case((share.is_(None), MISSING), else_=_text(share) + " %")
     target_text = sa.case(
         (target.is_(None), None),
-        else_=_text(reached) + " av " + _text(target) + " (" + sa.func.coalesce(_text(share), "–") + " %)",
+        else_=sa.func.coalesce(_text(reached), MISSING) + " av " + _text(target) + " (" + share_text + ")",
     )
     return (
         sa.select(
@@ -333,32 +342,53 @@ def _load_audit() -> sa.Select:
 
 
 def _source_quality() -> sa.Select:
-    sq = w.source_quality
+    """Every source of every partition with promises or data: a source with no loaded rows gets its line
+    ("STATUS: inga rader inlästa") and NULL counts, never zeros."""
+    sq, ps = w.source_quality, w.promise_section
+    partitions = sa.union(
+        sa.select(ps.c.kommunkod, ps.c.year), sa.select(sq.c.kommunkod, sq.c.year)
+    ).subquery("partition")
+    sources = sa.union_all(
+        *[sa.select(sa.literal(source, sa.Text).label("source")) for source in SOURCE_LABELS]
+    ).subquery("source")
+    joined = partitions.join(sources, sa.true()).outerjoin(
+        sq,
+        sa.and_(
+            sq.c.kommunkod == partitions.c.kommunkod,
+            sq.c.year == partitions.c.year,
+            sq.c.source == sources.c.source,
+        ),
+    )
     n, with_, missing = (
         _text(sq.c.rows_counted),
         _text(sq.c.rows_with_coordinates),
         _text(sq.c.rows_missing_coordinates),
     )
-    # The report's data-quality line, e.g. "STORM: 701 händelserapporter - 701 prickar i kartan (0 saknar …)".
-    line = sa.case(
-        (sq.c.source == "status", "STATUS: " + n + " brott - " + with_ + " med koordinater (" + missing),
-        (
-            sq.c.source == "storm",
-            "STORM: " + n + " händelserapporter - " + with_ + " prickar i kartan (" + missing,
-        ),
-        else_=None,
-    )
+    label = sa.case(*[(sources.c.source == s, text) for s, text in SOURCE_LABELS.items()])
     rejected = sa.case(
         (sq.c.rows_rejected > 0, "; " + _text(sq.c.rows_rejected) + " rader avvisade"), else_=""
     )
+    # The report's data-quality line, e.g. "STORM: 701 händelserapporter - 701 prickar i kartan (0 saknar …)".
+    line = sa.case(
+        (sq.c.source.is_(None), label + ": inga rader inlästa"),
+        (sources.c.source == "status", label + ": " + n + " brott - " + with_ + " med koordinater ("),
+        (
+            sources.c.source == "storm",
+            label + ": " + n + " händelserapporter - " + with_ + " prickar i kartan (",
+        ),
+        else_=label + ": " + n + " aktiviteter" + rejected,
+    )
     full = sa.case(
-        (line.is_(None), "Aktiviteter: " + n + " aktiviteter" + rejected),
-        else_=line + " saknar koordinater)" + rejected,
+        (
+            sa.and_(sq.c.source.is_not(None), sources.c.source != "activities"),
+            line + missing + " saknar koordinater)" + rejected,
+        ),
+        else_=line,
     )
     return sa.select(
-        sq.c.kommunkod,
-        sq.c.year,
-        sq.c.source,
+        partitions.c.kommunkod,
+        partitions.c.year,
+        sources.c.source,
         sq.c.rows_counted,
         sq.c.rows_with_coordinates,
         sq.c.rows_missing_coordinates,
@@ -366,7 +396,7 @@ def _source_quality() -> sa.Select:
         full.label("quality_line"),
         sq.c.run_id,
         sq.c.updated_at,
-    )
+    ).select_from(joined)
 
 
 def _define() -> list[CreateView]:

@@ -17,10 +17,11 @@ from collections.abc import Iterable
 from html import escape
 
 import numpy as np
+import pandas as pd
 
-from load.queries import MeasureFollowup
-from load.report_data import MapData, Polygon, ReportData
-from report.render import activity_lines, measure_cells, quality_lines, target_text
+from read.followup import MeasureFollowup
+from read.report_data import MapData, Polygon, ReportData
+from report.render import activity_lines
 from schemas.contracts import Source
 from transform.followup import ALL, TERTIALS
 
@@ -90,7 +91,7 @@ def to_html(data: ReportData) -> str:
     body += _map_section(data.map)
     body += [
         '<section id="datakvalitet"><h2>Datakvalitet</h2><ul class="quality">',
-        *[f"<li>{escape(line)}</li>" for line in quality_lines(followup)],
+        *[f"<li>{escape(line)}</li>" for line in followup.quality_lines()],
         "</ul></section>",
         "</main>",
     ]
@@ -126,10 +127,10 @@ def _section(section: dict, items: list[MeasureFollowup]) -> list[str]:
         "<tbody>",
     ]
     for item in items:
-        cells = "".join(f'<td class="num">{escape(c)}</td>' for c in measure_cells(item))
+        cells = "".join(f'<td class="num">{escape(c)}</td>' for c in item.cells)
         out.append(
             f'<tr data-measure="{escape(item.measure.id)}"><th scope="row">{escape(item.measure.label)}</th>'
-            f"{cells}<td>{escape(target_text(item))}</td></tr>"
+            f"{cells}<td>{escape(item.target_text)}</td></tr>"
         )
     out += ["</tbody>", "</table>"]
     for item in items:
@@ -146,7 +147,11 @@ def _section(section: dict, items: list[MeasureFollowup]) -> list[str]:
 
 def _all_rows(item: MeasureFollowup) -> dict[int, tuple[int, int]]:
     rows = item.rows[item.rows["area_id"] == ALL] if len(item.rows) else item.rows
-    return {int(r["tertial"]): (int(r["value"]), int(r["cumulative_value"])) for _, r in rows.iterrows()}
+    return {
+        int(r["tertial"]): (int(r["value"]), int(r["cumulative_value"]))
+        for _, r in rows.iterrows()
+        if pd.notna(r["value"])  # no data: no bar
+    }
 
 
 def _chart(item: MeasureFollowup) -> str:
@@ -174,7 +179,7 @@ def _chart(item: MeasureFollowup) -> str:
             f'fill="#5a6470">{int(tick)}</text>'
         )
     slot = (right - left) / 3
-    cells = measure_cells(item)
+    cells = item.cells
     for tertial, cell in zip(TERTIALS, cells, strict=True):
         value, cumulative = values.get(tertial, (0, 0))
         x = left + slot * (tertial - 1) + slot * 0.2

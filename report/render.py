@@ -1,4 +1,8 @@
-"""The follow-up as the municipality publishes it: Markdown or CSV text from a `Followup` (pure)."""
+"""The follow-up as the municipality publishes it: Markdown or CSV text from a `Followup` (pure).
+
+The cells, target texts and data-quality lines are the views' (read/followup.py): this module lays them
+out, it does not write them again.
+"""
 
 from __future__ import annotations
 
@@ -7,42 +11,10 @@ import io
 
 import pandas as pd
 
-from load.queries import Followup, MeasureFollowup
+from read.followup import Followup, MeasureFollowup
 from report.suppression import shown
 from schemas.contracts import Source
 from transform.followup import ALL, TERTIALS
-
-QUALITY_LINES = {
-    "status": "STATUS: {n} brott - {with_} med koordinater ({missing} saknar koordinater)",
-    "storm": "STORM: {n} händelserapporter - {with_} prickar i kartan ({missing} saknar koordinater)",
-}
-
-
-def cell(value: int, cumulative: int, tertial: int) -> str:
-    """`479 (1019)`: the tertial's value, year-to-date in brackets from tertial 2 on."""
-    return str(value) if tertial == 1 else f"{value} ({cumulative})"
-
-
-def measure_cells(item: MeasureFollowup) -> list[str]:
-    rows = item.rows[item.rows["area_id"] == ALL] if len(item.rows) else item.rows
-    by_tertial = {int(r["tertial"]): r for _, r in rows.iterrows()}
-    cells = []
-    for tertial in TERTIALS:
-        row = by_tertial.get(tertial)
-        cells.append(
-            cell(int(row["value"]), int(row["cumulative_value"]), tertial) if row is not None else "–"
-        )
-    return cells
-
-
-def target_text(item: MeasureFollowup) -> str:
-    target = item.measure.target
-    if target is None:
-        return ""
-    rows = item.rows[(item.rows["area_id"] == ALL)] if len(item.rows) else item.rows
-    reached = int(rows["cumulative_value"].max()) if len(rows) else 0
-    share = f"{(200 * reached + target) // (2 * target)} %" if target else "–"  # half up, as the views
-    return f"{reached} av {target} ({share})"
 
 
 def activity_lines(item: MeasureFollowup) -> list[str]:
@@ -60,27 +32,6 @@ def activity_lines(item: MeasureFollowup) -> list[str]:
     return lines
 
 
-def quality_lines(followup: Followup) -> list[str]:
-    lines = []
-    by_source = {r["source"]: r for _, r in followup.quality.iterrows()} if len(followup.quality) else {}
-    for source, template in QUALITY_LINES.items():
-        row = by_source.get(source)
-        n, with_, missing = (
-            (
-                int(row["rows_counted"]),
-                int(row["rows_with_coordinates"]),
-                int(row["rows_missing_coordinates"]),
-            )
-            if row is not None
-            else (0, 0, 0)
-        )
-        line = template.format(n=n, with_=with_, missing=missing)
-        if row is not None and int(row["rows_rejected"]):
-            line += f"; {int(row['rows_rejected'])} rader avvisade"
-        lines.append(line)
-    return lines
-
-
 AREA_LAST = ("OUTSIDE", "NO_COORDINATES")  # the breakdown's own rows go after the areas
 
 
@@ -93,7 +44,7 @@ def area_table(item: MeasureFollowup) -> tuple[list[str], list[list[str]]] | Non
     areas = sorted(
         set(rows["area_id"]), key=lambda a: (a in AREA_LAST, AREA_LAST.index(a) if a in AREA_LAST else 0, a)
     )
-    values = {(str(r.area_id), int(r.tertial)): int(r.value) for r in rows.itertuples()}
+    values = {(str(r.area_id), int(r.tertial)): int(r.value) for r in rows.itertuples() if pd.notna(r.value)}
     counts = [[values.get((area, t), 0) for t in TERTIALS] for area in areas]
     return areas, shown(counts)
 
@@ -109,7 +60,7 @@ def to_markdown(followup: Followup, *, public: bool = False) -> str:
         out += ["| Aktivitet | Tertial 1 | Tertial 2 | Tertial 3 | Mål |", "|---|---:|---:|---:|---|"]
         for item in items:
             label = item.measure.label.replace("|", "\\|")
-            out.append(f"| {label} | " + " | ".join(measure_cells(item)) + f" | {target_text(item)} |")
+            out.append(f"| {label} | " + " | ".join(item.cells) + f" | {item.target_text} |")
         out.append("")
         for item in items:
             if item.measure.source is Source.ACTIVITIES:
@@ -123,7 +74,7 @@ def to_markdown(followup: Followup, *, public: bool = False) -> str:
                 out += ["| Område | Tertial 1 | Tertial 2 | Tertial 3 |", "|---|---:|---:|---:|"]
                 out += [f"| {area} | " + " | ".join(cells) + " |" for area, cells in zip(*table, strict=True)]
                 out.append("")
-    out += ["## Datakvalitet", ""] + [f"- {line}" for line in quality_lines(followup)] + [""]
+    out += ["## Datakvalitet", ""] + [f"- {line}" for line in followup.quality_lines()] + [""]
     return "\n".join(out)
 
 
@@ -138,8 +89,8 @@ def to_csv(followup: Followup, *, public: bool = False) -> str:
                 titles[item.section_no],
                 item.measure.id,
                 item.measure.label,
-                *measure_cells(item),
-                target_text(item),
+                *item.cells,
+                item.target_text,
             ]
         )
         table = area_table(item) if public else None

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.config import read_config
+from pipeline.run import load_exports
 from schemas.contracts import Source
 from tests.conftest import ESKILSTUNA_2020, fresh_postgres_database
-from tests.pipeline import export_files, load_files
+from tests.expected import export_files
 
 RUN_ID = "20201231T000000Z-analyst"
 
@@ -24,7 +26,12 @@ def fixture_files(root: Path) -> list[tuple[Source, Path]]:
 
 def load_fixture(url: str, root: Path = ESKILSTUNA_2020, run_id: str = RUN_ID) -> None:
     """What `lofte run` does for one run, through the tasks' own functions (no Prefect start-up)."""
-    load_files(url, export_files(root), [root / "promises.yaml"], root / "areas.geojson", run_id=run_id)
+    load_exports(
+        url,
+        export_files(root),
+        read_config([root / "promises.yaml"], root / "areas.geojson", None),
+        run_id=run_id,
+    )
 
 
 @pytest.fixture(scope="session")

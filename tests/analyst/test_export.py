@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 from typer.testing import CliRunner
 
-from flows.cli import app
-from load.export import EXPORTS, export
+from cli import app
 from load.warehouse import Warehouse
+from read.export import EXPORTS, export
 from tests.conftest import ESKILSTUNA_2020
 
 EXPECTED = json.loads((ESKILSTUNA_2020 / "expected.json").read_text(encoding="utf-8"))

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli import app
 from tests.conftest import ESKILSTUNA_2020
 
 EXPECTED = json.loads((ESKILSTUNA_2020 / "expected.json").read_text(encoding="utf-8"))

@@ -21,7 +21,7 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy.engine import Connection
 
-from load.queries import Followup, read_followup
+from read.followup import Followup, read_followup
 from schemas import warehouse as w
 
 _SWEREF_TO_WGS84 = Transformer.from_crs("EPSG:3006", "EPSG:4326", always_xy=True)  # (öst, nord) → (lon, lat)

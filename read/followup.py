@@ -1,0 +1,102 @@
+"""The follow-up of one partition as the report prints it, read from the analysts' views only.
+
+The published texts (the cells "479 (1019)", "204 av 200 (102 %)", the data-quality lines) are built
+once, in the views (load/views.py); the report reads them here, so the report and the exported tables
+never disagree.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from load.aggregate import FACT_TABLES, measure_conditions, stored_measures
+from load.views import MISSING, view
+from schemas import warehouse as w
+from schemas.contracts import Source
+from schemas.promises import Measure
+from transform.followup import TERTIALS
+from transform.text import text_key
+
+
+@dataclass
+class MeasureFollowup:
+    measure: Measure
+    section_no: int
+    rows: pd.DataFrame  # v_followup rows of this measure (all areas): value NULL where data is missing
+    cells: list[str] = field(default_factory=lambda: [MISSING] * len(TERTIALS))  # the published cells
+    target_text: str = ""  # "204 av 200 (102 %)"; empty without a target
+    activities: pd.DataFrame = field(default_factory=pd.DataFrame)  # datum, plats, tertial (activities)
+    places_missing: list[str] = field(default_factory=list)  # promised places with no activity this year
+
+
+@dataclass
+class Followup:
+    kommunkod: str
+    kommun: str
+    year: int
+    sections: list[dict]
+    measures: list[MeasureFollowup]
+    quality: pd.DataFrame  # v_source_quality rows of the partition (one per source)
+    run_ids: list[str]
+
+    def quality_lines(self, sources: tuple[str, ...] = ("status", "storm")) -> list[str]:
+        """The data-quality lines of `sources`, as the view writes them."""
+        by_source = dict(zip(self.quality["source"], self.quality["quality_line"], strict=True))
+        return [str(by_source[s]) for s in sources if s in by_source]
+
+
+def read_followup(conn: Connection, kommunkod: str, year: int) -> Followup | None:
+    ps = w.promise_section
+    sections = [
+        dict(r)
+        for r in conn.execute(
+            sa.select(ps).where(ps.c.kommunkod == kommunkod, ps.c.year == year).order_by(ps.c.section_no)
+        ).mappings()
+    ]
+    if not sections:
+        return None
+    rows = _frame(conn, view("v_followup"), kommunkod, year)
+    table = _frame(conn, view("v_followup_table"), kommunkod, year)
+    published = {r.measure_id: r for r in table.itertuples()}
+    pm = w.promise_measure
+    section_of = dict(
+        conn.execute(
+            sa.select(pm.c.measure_id, pm.c.section_no).where(pm.c.kommunkod == kommunkod, pm.c.year == year)
+        ).all()
+    )
+    measures = []
+    for measure in stored_measures(conn, kommunkod, year):
+        mine = rows[rows["measure_id"] == measure.id].reset_index(drop=True) if len(rows) else rows
+        item = MeasureFollowup(measure, section_of[measure.id], mine)
+        cells = published.get(measure.id)
+        if cells is not None:
+            item.cells = [str(cells.tertial_1), str(cells.tertial_2), str(cells.tertial_3)]
+            item.target_text = "" if pd.isna(cells.target_text) else str(cells.target_text)
+        if measure.source is Source.ACTIVITIES:
+            item.activities = _activities(conn, measure, kommunkod, year)
+            held = set(item.activities["plats_key"]) if len(item.activities) else set()
+            item.places_missing = [p for p in measure.expected_places if text_key(p) not in held]
+        measures.append(item)
+    quality = _frame(conn, view("v_source_quality"), kommunkod, year)
+    run_ids = sorted(set(rows["run_id"])) if len(rows) else []
+    return Followup(kommunkod, sections[0].get("kommun") or "", year, sections, measures, quality, run_ids)
+
+
+def _frame(conn: Connection, source: sa.Table, kommunkod: str, year: int) -> pd.DataFrame:
+    query = sa.select(source).where(source.c.kommunkod == kommunkod, source.c.year == year)
+    result = conn.execute(query)
+    return pd.DataFrame(result.mappings().all(), columns=list(result.keys()))
+
+
+def _activities(conn: Connection, measure: Measure, kommunkod: str, year: int) -> pd.DataFrame:
+    fact, _ = FACT_TABLES[Source.ACTIVITIES]
+    query = (
+        sa.select(fact.c.datum, fact.c.plats, fact.c.plats_key, fact.c.tertial)
+        .where(*measure_conditions(measure, kommunkod, year))
+        .order_by(fact.c.datum, fact.c.plats_key)
+    )
+    return pd.DataFrame(conn.execute(query).all(), columns=["datum", "plats", "plats_key", "tertial"])
