@@ -8,14 +8,14 @@
 Folders come from LOFTE_CONFIG_DIR and LOFTE_INBOX_DIR (the container's /config and /inbox by default).
 The warehouse URL is deliberately *not* a deployment parameter: parameters are stored by the Prefect server
 and shown in its UI, and the URL holds a password. The runs execute in this serving process's environment
-and resolve LOFTE_WAREHOUSE_URL themselves (load.warehouse.resolve_url).
+and read LOFTE_WAREHOUSE_URL themselves (schemas/settings.py).
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from typing import TYPE_CHECKING
+
+from schemas.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -24,21 +24,15 @@ NIGHTLY_NAME = "nightly"
 BACKFILL_NAME = "backfill"
 NIGHTLY_CRON = "15 4 * * *"
 TIMEZONE = "Europe/Stockholm"
-DEFAULT_CONFIG_DIR = "/config"
-DEFAULT_INBOX_DIR = "/inbox"
 TAGS = ["lofte"]
 
 
-def folder_parameters(environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The config and inbox folders for both deployments, from the environment or the container's defaults."""
-    env = os.environ if environ is None else environ
-    return {
-        "config_dir": env.get("LOFTE_CONFIG_DIR") or DEFAULT_CONFIG_DIR,
-        "inbox_dir": env.get("LOFTE_INBOX_DIR") or DEFAULT_INBOX_DIR,
-    }
+def folder_parameters(settings: Settings) -> dict[str, str]:
+    """The config and inbox folders for both deployments (the container's /config and /inbox by default)."""
+    return {"config_dir": str(settings.config_dir), "inbox_dir": str(settings.inbox_dir)}
 
 
-def build_deployments(environ: Mapping[str, str] | None = None) -> list[RunnerDeployment]:
+def build_deployments(settings: Settings) -> list[RunnerDeployment]:
     """Both deployments, built without contacting a server (tests call this; `serve` registers them)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.deployments.runner import RunnerDeployment
@@ -47,10 +41,12 @@ def build_deployments(environ: Mapping[str, str] | None = None) -> list[RunnerDe
 
     # Imported here: the flows pull in pandas, shapely and the warehouse code.
     from flows.backfill import backfill_run
+    from flows.followup import file_task_runner
     from flows.nightly import nightly_run
 
-    folders = folder_parameters(environ)
-    nightly = nightly_run.to_deployment(
+    folders = folder_parameters(settings)
+    runner = file_task_runner(settings.file_workers)
+    nightly = nightly_run.with_options(task_runner=runner).to_deployment(
         name=NIGHTLY_NAME,
         description="Load the exports that arrived in the inbox and recompute the follow-up they touch.",
         schedule=Cron(NIGHTLY_CRON, timezone=TIMEZONE),
@@ -63,7 +59,7 @@ def build_deployments(environ: Mapping[str, str] | None = None) -> list[RunnerDe
         # Module paths import from the installed package, whatever the working directory.
         entrypoint_type=EntrypointType.MODULE_PATH,
     )
-    backfill = backfill_run.to_deployment(
+    backfill = backfill_run.with_options(task_runner=runner).to_deployment(
         name=BACKFILL_NAME,
         description="Recompute the follow-up of from_year..to_year from every export in the inbox.",
         parameters=folders,  # from_year and to_year have no default: the UI asks for them
@@ -84,14 +80,15 @@ def main() -> None:
     """Register both deployments with the server at PREFECT_API_URL and run their flow runs, one at a time."""
     from prefect import serve
 
-    from load.warehouse import mask_url, resolve_url
+    from load.warehouse_url import parse_warehouse_url
 
-    deployments = build_deployments()
-    folders = folder_parameters()
+    settings = load_settings()  # a bad LOFTE_* value stops the service here, with its one line
+    target = parse_warehouse_url(settings.warehouse_url)
+    deployments = build_deployments(settings)
+    folders = folder_parameters(settings)
     print(
         f"lofte: serving {NIGHTLY_NAME} ({NIGHTLY_CRON} {TIMEZONE}) and {BACKFILL_NAME}; "
-        f"config {folders['config_dir']}, inbox {folders['inbox_dir']}, "
-        f"warehouse {mask_url(resolve_url(None))}",
+        f"config {folders['config_dir']}, inbox {folders['inbox_dir']}, warehouse {target.url}",
         flush=True,
     )
     # limit=1: a nightly run and a backfill write the same warehouse; one at a time in this process.

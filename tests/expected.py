@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 
-from load.queries import read_followup
 from load.warehouse import Warehouse
+from read.followup import read_followup
 from schemas import warehouse as w
+from schemas.contracts import Source
+
+
+def export_files(root: Path) -> list[tuple[Source, Path]]:
+    """The exports of a data-set folder (status/, storm/, activities/), in load order."""
+    return [(source, path) for source in Source for path in sorted((root / str(source)).iterdir())]
 
 
 def actual_answers(url: str, kommunkod: str, year: int) -> dict[str, Any]:

@@ -12,12 +12,11 @@ from pathlib import Path
 from prefect.artifacts import Artifact
 from typer.testing import CliRunner
 
-from flows.cli import app
+from cli import app
 from flows.followup import followup_run
 from sample.generator import write_sample
 from tests.conftest import ESKILSTUNA_2020
-from tests.expected import actual_answers, assert_matches, scan_warehouse
-from tests.pipeline import export_files
+from tests.expected import actual_answers, assert_matches, export_files, scan_warehouse
 
 
 def test_eskilstuna_2020_gives_the_known_answers(warehouse_url: str) -> None:
@@ -26,7 +25,7 @@ def test_eskilstuna_2020_gives_the_known_answers(warehouse_url: str) -> None:
         [ESKILSTUNA_2020 / "promises.yaml"],
         ESKILSTUNA_2020 / "areas.geojson",
         export_files(ESKILSTUNA_2020),
-        warehouse_url=warehouse_url,
+        warehouse=warehouse_url,
     )
     assert summary.merged is not None and ("0484", 2020) in summary.merged.followup_partitions
     assert all(a.rows_read == a.rows_loaded + a.rows_rejected for a in summary.audits)
@@ -48,7 +47,7 @@ def test_eskilstuna_2020_gives_the_known_answers(warehouse_url: str) -> None:
         [ESKILSTUNA_2020 / "promises.yaml"],
         ESKILSTUNA_2020 / "areas.geojson",
         export_files(ESKILSTUNA_2020),
-        warehouse_url=warehouse_url,
+        warehouse=warehouse_url,
     )
     assert actual_answers(warehouse_url, "0484", 2020) == first
 

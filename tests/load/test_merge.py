@@ -7,10 +7,11 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from pipeline.config import read_config
+from pipeline.run import load_exports
 from schemas import warehouse as w
 from schemas.contracts import Source
 from tests.conftest import ESKILSTUNA_2020
-from tests.pipeline import load_files
 
 HEADER = "Ärendenummer;Brottsnummer;Brottskod;Registreringsdatum;Kommunkod;Nord;Öst\n"
 PROMISES = ESKILSTUNA_2020 / "promises.yaml"  # 0484 2020: narkotika-ingripanden = 5010, 5011
@@ -49,22 +50,28 @@ def test_later_file_then_later_line_wins(tmp_path: Path, warehouse_url: str) -> 
         "K1;1;5010;2020-02-01 10:00;0484;;",  # unchanged duplicate: counts once
         "K2;1;5005;2020-02-01 10:00;0484;;",  # changed code: no longer narcotics
     )
-    summary = load_files(warehouse_url, [first, second], [PROMISES], AREAS)
+    summary = load_exports(warehouse_url, [first, second], read_config([PROMISES], AREAS, None))
     assert [a.rows_read for a in summary.audits] == [4, 2]
     assert _narkotika(warehouse_url) == {(2020, 1): 1, (2020, 2): 1}
 
     # A later run replaces the earlier version; the partition is rewritten.
     third = _status(tmp_path / "c.csv", "K2;1;5011;2020-10-01 10:00;0484;;")
-    load_files(warehouse_url, [third], [PROMISES], AREAS)
+    load_exports(warehouse_url, [third], read_config([PROMISES], AREAS, None))
     assert _narkotika(warehouse_url) == {(2020, 1): 1, (2020, 2): 1, (2020, 3): 1}
 
 
 def test_a_crime_moving_to_another_year_updates_both_partitions(tmp_path: Path, duckdb_url: str) -> None:
-    load_files(
-        duckdb_url, [_status(tmp_path / "a.csv", "K1;1;5010;2020-12-31 23:00;0484;;")], [PROMISES], AREAS
+    load_exports(
+        duckdb_url,
+        [_status(tmp_path / "a.csv", "K1;1;5010;2020-12-31 23:00;0484;;")],
+        read_config([PROMISES], AREAS, None),
     )
     assert _narkotika(duckdb_url) == {(2020, 3): 1}
-    load_files(duckdb_url, [_status(tmp_path / "b.csv", "K1;1;5010;2021-01-01 00:10;0484;;")], [], AREAS)
+    load_exports(
+        duckdb_url,
+        [_status(tmp_path / "b.csv", "K1;1;5010;2021-01-01 00:10;0484;;")],
+        read_config([], AREAS, None),
+    )
     assert _narkotika(duckdb_url) == {}  # 2021 has no promises; 2020 lost its crime
     engine = sa.create_engine(duckdb_url)
     with engine.connect() as conn:
@@ -75,8 +82,10 @@ def test_a_crime_moving_to_another_year_updates_both_partitions(tmp_path: Path, 
 
 
 def test_analysts_can_reflect_the_duckdb_warehouse(tmp_path: Path, duckdb_url: str) -> None:
-    load_files(
-        duckdb_url, [_status(tmp_path / "a.csv", "K1;1;5010;2020-02-01 10:00;0484;;")], [PROMISES], AREAS
+    load_exports(
+        duckdb_url,
+        [_status(tmp_path / "a.csv", "K1;1;5010;2020-02-01 10:00;0484;;")],
+        read_config([PROMISES], AREAS, None),
     )
     engine = sa.create_engine(duckdb_url)
     aggregate = pd.read_sql_table("followup_aggregate", engine)
@@ -88,8 +97,10 @@ def test_analysts_can_reflect_the_duckdb_warehouse(tmp_path: Path, duckdb_url: s
 def test_postgres_stages_unlogged_and_leaves_staging_empty(tmp_path: Path, postgres_url: str) -> None:
     """Staging skips PostgreSQL's write-ahead log, a finished run leaves no staged row behind, and the
     facts are indexed by partition."""
-    load_files(
-        postgres_url, [_status(tmp_path / "a.csv", "K1;1;5010;2020-02-01 10:00;0484;;")], [PROMISES], AREAS
+    load_exports(
+        postgres_url,
+        [_status(tmp_path / "a.csv", "K1;1;5010;2020-02-01 10:00;0484;;")],
+        read_config([PROMISES], AREAS, None),
     )
     assert _narkotika(postgres_url) == {(2020, 1): 1}
     engine = sa.create_engine(postgres_url)
@@ -156,7 +167,7 @@ def test_upgrade_gives_memberships_their_partition(tmp_path: Path, warehouse_url
         "K1;1;5010;2020-02-01 10:00;0484;6581054,3;584605,4",
         "K2;1;5011;2021-03-01 10:00;0484;6583090,7;583281,6",
     )
-    load_files(warehouse_url, [_status(tmp_path / "a.csv", *rows)], [PROMISES], AREAS)
+    load_exports(warehouse_url, [_status(tmp_path / "a.csv", *rows)], read_config([PROMISES], AREAS, None))
     warehouse = Warehouse(warehouse_url)
     with warehouse.begin() as conn:
         before = conn.execute(sa.select(sa.func.count()).select_from(w.fact_brott_area)).scalar_one()

@@ -13,15 +13,15 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.server.schemas.schedules import CronSchedule
 
 from flows.deployments import BACKFILL_NAME, NIGHTLY_CRON, NIGHTLY_NAME, TIMEZONE, build_deployments
+from schemas.settings import load_settings
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
 @pytest.fixture(scope="module")
 def deployments() -> dict[str, RunnerDeployment]:
-    built = build_deployments(
-        {"LOFTE_CONFIG_DIR": "/srv/lofte/config", "LOFTE_INBOX_DIR": "/srv/lofte/inbox"}
-    )
+    settings = load_settings({"LOFTE_CONFIG_DIR": "/srv/lofte/config", "LOFTE_INBOX_DIR": "/srv/lofte/inbox"})
+    built = build_deployments(settings)
     return {d.name: d for d in built}
 
 
@@ -58,7 +58,7 @@ def test_no_deployment_stores_the_warehouse_url(deployments: dict[str, RunnerDep
 
 
 def test_folders_default_to_the_containers_mounts() -> None:
-    nightly, backfill = build_deployments({})
+    nightly, backfill = build_deployments(load_settings({}))
     assert nightly.parameters == backfill.parameters == {"config_dir": "/config", "inbox_dir": "/inbox"}
 
 

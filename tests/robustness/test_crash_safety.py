@@ -13,11 +13,12 @@ import sqlalchemy as sa
 
 from load.faults import PHASES
 from load.warehouse import Warehouse
+from pipeline.config import read_config
+from pipeline.run import load_exports
 from schemas import warehouse as w
 from schemas.contracts import Source
 from tests.conftest import ESKILSTUNA_2020
 from tests.expected import assert_matches
-from tests.pipeline import load_files
 from tests.robustness.conftest import PrefectServer, run_lofte
 
 pytestmark = pytest.mark.flow
@@ -27,7 +28,7 @@ AUDIT_TABLES = {"load_run", "load_file", "schema_version"}
 
 def _load_in_process(url: str, files: list[tuple[Source, Path]]) -> None:
     """The state before the killed run: a finished load of some files, without Prefect (fast)."""
-    load_files(url, files, [PROMISES], AREAS)
+    load_exports(url, files, read_config([PROMISES], AREAS, None))
 
 
 def _snapshot(url: str) -> dict[str, Any]:

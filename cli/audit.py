@@ -6,8 +6,7 @@ from typing import Annotated
 
 import typer
 
-from flows.cli import EXIT_FAILED, WarehouseOption, _fail, app, out
-from schemas.errors import LofteError
+from cli.common import WarehouseOption, app, fail, handled, out, settings_or_exit, warehouse_or_exit
 
 
 @app.command()
@@ -16,22 +15,20 @@ def audit(
     warehouse: WarehouseOption = None,
 ) -> None:
     """Per file of a run: rows read = loaded + rejected, the reasons of rejection grouped and counted."""
-    from load.audit import audit_lines, latest_run_id, read_run_audit
-    from load.warehouse import Warehouse
+    settings = settings_or_exit()
+    target = warehouse_or_exit(warehouse, settings)
+    with handled(settings):
+        from load.warehouse import Warehouse
+        from read.audit import audit_lines, latest_run_id, read_run_audit
 
-    try:
-        store = Warehouse(warehouse, read_only=True)
+        store = Warehouse(target, settings=settings, read_only=True)
         try:
             with store.begin() as conn:
                 run_id = run or latest_run_id(conn)
                 found = read_run_audit(conn, run_id) if run_id else None
         finally:
             store.dispose()
-    except LofteError as exc:
-        raise _fail(str(exc)) from None
     if found is None:
-        raise _fail(
-            f"no run {run!r} in the warehouse" if run else "no runs in the warehouse yet", EXIT_FAILED
-        )
+        fail(f"no run {run!r} in the warehouse" if run else "no runs in the warehouse yet")
     for line in audit_lines(found):
         out.print(line, highlight=False, markup=False, soft_wrap=True)

@@ -1,0 +1,109 @@
+"""`lofte report` and `lofte export`: what analysts and coordinators take out of the warehouse."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cli.common import (
+    EXIT_USAGE,
+    WarehouseOption,
+    app,
+    fail,
+    handled,
+    out,
+    settings_or_exit,
+    warehouse_or_exit,
+)
+
+
+@app.command()
+def report(
+    kommun: Annotated[str, typer.Option("--kommun", help="kommunkod, e.g. 0484")],
+    year: Annotated[int, typer.Option("--year")],
+    format: Annotated[str, typer.Option("--format", help="md, csv or html")] = "md",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write to this file")] = None,
+    warehouse: WarehouseOption = None,
+    public: Annotated[
+        bool, typer.Option("--public", help="add per-area tables, counts below 3 suppressed (md, csv)")
+    ] = False,
+) -> None:
+    """Print the follow-up as the municipality publishes it."""
+    settings = settings_or_exit()
+    target = warehouse_or_exit(warehouse, settings)
+    formats = ("md", "csv", "html")
+    if format not in formats:
+        fail(f"--format {format!r}: choose one of {', '.join(formats)}", EXIT_USAGE)
+    if public and format not in ("md", "csv"):
+        fail("--public: choose --format md or csv", EXIT_USAGE)
+    kommunkod = kommun.zfill(4)
+    with handled(settings):
+        from load.warehouse import Warehouse
+        from read.followup import read_followup
+        from read.report_data import read_report
+        from report.html import to_html
+        from report.render import to_csv, to_markdown
+
+        renderers: dict[str, Callable[..., str]] = {"md": to_markdown, "csv": to_csv, "html": to_html}
+        reader: Callable[..., Any] = read_report if format == "html" else read_followup
+        store = Warehouse(target, settings=settings, read_only=True)
+        try:
+            with store.begin() as conn:
+                followup = reader(conn, kommunkod, year)
+        finally:
+            store.dispose()
+        if followup is None:
+            fail(f"no promises for kommun {kommunkod} {year} in the warehouse: run `lofte run` first")
+        # --public adds per-area tables with small counts suppressed (report/suppression.py)
+        text = renderers[format](followup, public=True) if public else renderers[format](followup)
+        if out_file:
+            encoding = "utf-8-sig" if format == "csv" else "utf-8"  # Excel wants the BOM
+            out_file.write_text(text, encoding=encoding)
+            out.print(f"wrote {out_file}", highlight=False)
+        else:
+            sys.stdout.write(text)
+
+
+@app.command()
+def export(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder for <kommunkod>/<year>/<name>.parquet|.csv")],
+    kommun: Annotated[
+        list[str] | None, typer.Option("--kommun", help="kommunkod; repeatable; default all")
+    ] = None,
+    year: Annotated[list[int] | None, typer.Option("--year", help="year; repeatable; default all")] = None,
+    format: Annotated[
+        list[str] | None, typer.Option("--format", help="parquet or csv; repeatable; default both")
+    ] = None,
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Write facts and follow-up per kommun and year as Parquet and CSV (UTF-8 with BOM, `;`, for Excel)."""
+    settings = settings_or_exit()
+    target = warehouse_or_exit(warehouse, settings)
+    with handled(settings):
+        from load.warehouse import Warehouse
+        from read.export import FORMATS
+        from read.export import export as write_export
+
+        formats = tuple(format or FORMATS)
+        if unknown := [f for f in formats if f not in FORMATS]:
+            fail(f"--format {unknown[0]!r}: choose parquet or csv", EXIT_USAGE)
+        kommuner = [k.zfill(4) for k in kommun] if kommun else None
+        store = Warehouse(target, settings=settings, read_only=True)
+        try:
+            with store.begin() as conn:
+                result = write_export(conn, out_dir, kommuner, year, formats)
+        finally:
+            store.dispose()
+    if not result.files:
+        fail("nothing to export: no facts or follow-up for the kommuner and years asked for")
+    partitions = sorted({(k, y) for k, y, _ in result.rows})
+    for kommunkod, y in partitions:
+        counts = ", ".join(
+            f"{name} {n}" for (k, yy, name), n in result.rows.items() if (k, yy) == (kommunkod, y)
+        )
+        out.print(f"{kommunkod} {y}: {counts}", highlight=False)
+    out.print(f"wrote {len(result.files)} files under {out_dir}", highlight=False)

@@ -1,0 +1,52 @@
+"""Which inbox files a scheduled run loads: new content by SHA-256, never by name or time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from extract.inbox import InboxFile, list_inbox
+from load.config_state import applied_documents, areas_sha, loaded_file_shas, promises_key, promises_sha
+from load.retry import retried
+from load.warehouse import Warehouse
+from pipeline.config import RunConfig
+from schemas.promises import Promises
+
+
+@dataclass
+class NightPlan:
+    files: list[InboxFile]  # exports not loaded before, in file-name order per source
+    promises: list[Promises]  # promises files new or changed since they were last applied
+    areas_changed: bool
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.files and not self.promises and not self.areas_changed
+
+
+def plan_night(warehouse: Warehouse, config: RunConfig, inbox_dir: Path) -> NightPlan:
+    """New exports by SHA-256, and the config documents whose content changed since last applied."""
+    inbox = list_inbox(inbox_dir)
+
+    def applied() -> tuple[set[str], dict[tuple[str, str], str]]:
+        with warehouse.begin() as conn:  # only reads: safe to try again
+            return loaded_file_shas(conn), applied_documents(conn)
+
+    loaded, documents = retried(applied)
+    seen: set[str] = set()
+    new = []
+    for item in inbox:
+        if item.sha256 not in loaded and item.sha256 not in seen:
+            new.append(item)
+        seen.add(item.sha256)
+    changed = [p for p in config.promises if documents.get(("promises", promises_key(p))) != promises_sha(p)]
+    areas_changed = config.areas is not None and documents.get(("areas", "areas")) != areas_sha(config.areas)
+    return NightPlan(new, changed, areas_changed)
+
+
+def inbox_files(inbox_dir: Path) -> list[InboxFile]:
+    """Every export of the inbox once (a file copied twice is loaded once), in file-name order."""
+    unique: dict[str, InboxFile] = {}
+    for item in list_inbox(inbox_dir):
+        unique.setdefault(item.sha256, item)
+    return list(unique.values())

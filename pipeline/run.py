@@ -1,0 +1,130 @@
+"""A run's life as plain functions: open the warehouse, begin, stage, merge, finish or abandon.
+
+The Prefect flows (flows/) wrap each step in a task; `load_exports` runs the same steps in this process
+without orchestration (tests, profiling, embedding). Both go through `run_guard`: a run that fails is
+marked failed and its staged rows dropped, and the warehouse is always released.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from load.merge import MergeResult, merge_run
+from load.staging import FileAudit, abandon_run, start_run
+from load.warehouse import Warehouse
+from load.warehouse_url import WarehouseUrl
+from pipeline.config import RunConfig
+from pipeline.stage import stage_export
+from schemas.contracts import Source
+from schemas.promises import Promises
+from schemas.settings import Settings
+from transform.areas import Area
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    audits: list[FileAudit] = field(default_factory=list)
+    merged: MergeResult | None = None
+
+    @property
+    def unreadable(self) -> list[FileAudit]:
+        return [a for a in self.audits if a.status == "unreadable"]
+
+
+def new_run_id(now: datetime | None = None) -> str:
+    """Sortable and unique: the UTC start time and a random suffix."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    return f"{stamp}-{uuid.uuid4().hex[:8]}"
+
+
+def open_warehouse(target: WarehouseUrl | str | None, settings: Settings | None = None) -> Warehouse:
+    """Connect, take the run lock (runs never interleave), and upgrade the schema in place."""
+    warehouse = Warehouse(target, settings=settings)
+    try:
+        warehouse.hold_run_lock()
+        warehouse.migrate()
+    except BaseException:
+        warehouse.dispose()
+        raise
+    return warehouse
+
+
+@contextmanager
+def run_guard(
+    warehouse: Warehouse,
+    run_id: str,
+    on_failure: Callable[[Warehouse, str, BaseException], None] | None = None,
+) -> Iterator[None]:
+    """A run that fails is marked failed and its staged rows dropped; the warehouse is released always.
+    `on_failure`: the step that marks it, `abandon` by default (the flows pass their task of it)."""
+    try:
+        yield
+    except BaseException as exc:
+        (on_failure or abandon)(warehouse, run_id, exc)
+        raise
+    finally:
+        warehouse.dispose()
+
+
+def begin_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
+    start_run(warehouse, run_id, kind)
+
+
+def abandon(warehouse: Warehouse, run_id: str, reason: BaseException) -> None:
+    abandon_run(warehouse, run_id, f"{type(reason).__name__}: {reason}"[:500])
+
+
+def merge_files(
+    warehouse: Warehouse,
+    run_id: str,
+    promises: list[Promises],
+    areas: list[Area] | None,
+    updated_at: datetime | None = None,
+) -> MergeResult:
+    """The one transaction that publishes the run."""
+    return merge_run(warehouse, run_id, promises, areas, updated_at=updated_at)
+
+
+def merge_year(
+    warehouse: Warehouse, run_id: str, promises: list[Promises], year: int, updated_at: datetime
+) -> MergeResult:
+    """One backfilled year in one transaction: its facts, rejected rows and partitions."""
+    mine = [p for p in promises if p.year == year]
+    partitions = {(p.kommunkod, year) for p in mine}
+    return merge_run(
+        warehouse, run_id, mine, None, years={year}, recompute=partitions, finish=False, updated_at=updated_at
+    )
+
+
+def finish_backfill(
+    warehouse: Warehouse, run_id: str, areas: list[Area] | None, updated_at: datetime
+) -> None:
+    """Rows without a readable date, warnings, the areas; then the run and its files are done."""
+    merge_run(warehouse, run_id, [], areas, years=set(), finish=True, updated_at=updated_at)
+
+
+def load_exports(
+    target: WarehouseUrl | str | None,
+    files: list[tuple[Source, Path]],
+    config: RunConfig,
+    *,
+    settings: Settings | None = None,
+    run_id: str | None = None,
+) -> RunSummary:
+    """A whole `lofte run` without Prefect: the flow's steps in this process, one file after another."""
+    warehouse = open_warehouse(target, settings)
+    summary = RunSummary(run_id=run_id or new_run_id())
+    with run_guard(warehouse, summary.run_id):
+        begin_run(warehouse, summary.run_id, "run")
+        summary.audits = [
+            stage_export(warehouse, summary.run_id, file_seq, source, path, config)
+            for file_seq, (source, path) in enumerate(files, start=1)
+        ]
+        summary.merged = merge_files(warehouse, summary.run_id, config.promises, config.areas)
+    return summary
