@@ -315,7 +315,8 @@ config_document = sa.Table(
     sa.Column("applied_at", TS, nullable=False),
 )
 
-# One row per applied schema migration.
+# One row per applied schema change: steps 1–6 of the releases before Alembic, then one per revision
+# (load/migrations; Alembic's own `alembic_version` holds the current revision).
 schema_version = sa.Table(
     "schema_version",
     metadata,
