@@ -42,6 +42,7 @@ def report(
         fail("--public: choose --format md or csv", EXIT_USAGE)
     kommunkod = kommun.zfill(4)
     with handled(settings):
+        from load.migrations import require_head
         from load.warehouse import Warehouse
         from read.followup import read_followup
         from read.report_data import read_report
@@ -53,6 +54,7 @@ def report(
         store = Warehouse(target, settings=settings, read_only=True)
         try:
             with store.begin() as conn:
+                require_head(conn)  # the report reads the views of this lofte's schema; it never upgrades
                 followup = reader(conn, kommunkod, year)
         finally:
             store.dispose()

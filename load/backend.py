@@ -335,14 +335,18 @@ class PostgresBackend(Backend):
         ).scalar_one()
         return conn.execute(sa.select(sa.func.count()).select_from(won)).scalar_one() > holds
 
+    # SQLAlchemy's DropConstraint/AddConstraint mark the key as made by ALTER, so the shared metadata's
+    # CREATE TABLE would leave it out from then on: the drop is spelled out, the add told not to.
     def _drop_primary_key(self, conn: Connection, table: sa.Table) -> None:
         name = table.primary_key.name
         if name:
-            conn.execute(sa.schema.DropConstraint(table.primary_key))
+            preparer = conn.dialect.identifier_preparer
+            table_name, key = preparer.format_table(table), preparer.quote(str(name))
+            conn.execute(sa.text(f"ALTER TABLE {table_name} DROP CONSTRAINT {key}"))
 
     def _add_primary_key(self, conn: Connection, table: sa.Table) -> None:
         if table.primary_key.name:
-            conn.execute(sa.schema.AddConstraint(table.primary_key))
+            conn.execute(sa.schema.AddConstraint(table.primary_key, isolate_from_table=False))
 
     def analyze(self, conn: Connection, table: sa.Table) -> None:
         conn.execute(sa.text(f"ANALYZE {conn.dialect.identifier_preparer.format_table(table)}"))

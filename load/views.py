@@ -5,9 +5,9 @@ columns. Each view is a SQLAlchemy `select` turned into DDL by `CreateView` (SQL
 same definition compiles for DuckDB and PostgreSQL; only portable SQL is used (CASE, COALESCE, `||`,
 CAST … AS TEXT, outer joins, GROUP BY). Grain, columns and example queries: docs/warehouse.md.
 
-`create_all` drops and recreates every view: it is migration step 2, and any later migration step that
-changes a table a view reads must call `drop_all` first (PostgreSQL refuses to alter a column a view
-uses) and `create_all` at its end.
+Every schema upgrade (load/migrations) calls `drop_all` before its revisions and `create_all` after
+them, so a revision may alter a column a view reads (PostgreSQL refuses while the view exists), and a
+view changed here reaches existing warehouses with their next upgrade.
 """
 
 from __future__ import annotations

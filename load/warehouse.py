@@ -95,13 +95,17 @@ class Warehouse:
                 time.sleep(delay)
                 delay = min(delay * 2, 10)
 
-    def migrate(self) -> object:
-        """Create or upgrade the schema in place; returns the schema's revision."""
+    def migrate(self) -> str:
+        """Create or upgrade the schema in place, all or nothing (load/migrations); returns its revision."""
         try:
             with self.writer() as conn:
                 return migrations.upgrade(conn)
         except sa.exc.DBAPIError as exc:
             raise WarehouseError(f"warehouse {self.shown}: schema upgrade failed: {exc.orig}") from None
+        except WarehouseError as exc:  # a schema this lofte cannot upgrade: name the warehouse
+            if str(exc).startswith("warehouse "):
+                raise
+            raise WarehouseError(f"warehouse {self.shown}: {exc}") from None
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:

@@ -15,9 +15,9 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from load.migrations import require_head
 from load.views import view
 from schemas import warehouse as w
-from schemas.errors import WarehouseError
 
 # File name → (view, sort order), in the order written. Each is filtered to one kommun and year.
 EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -61,9 +61,7 @@ def export(
     years: list[int] | None = None,
     formats: tuple[str, ...] = FORMATS,
 ) -> ExportResult:
-    version = conn.execute(sa.select(sa.func.max(w.schema_version.c.version))).scalar()
-    if (version or 0) < 2:  # the views came with schema step 2; a read-only export cannot upgrade
-        raise WarehouseError("the warehouse predates the analysts' views: run `lofte run` once to upgrade it")
+    require_head(conn)  # the views are those of this lofte's schema; a read-only export cannot upgrade
     result = ExportResult()
     for kommunkod, year in partitions(conn, kommuner, years):
         folder = outdir / kommunkod / str(year)

@@ -11,14 +11,25 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-metadata = sa.MetaData()
+# Constraint names a migration can rely on (load/migrations/versions/0002): PostgreSQL's default
+# `<table>_pkey` is renamed there. DuckDB keeps no constraint names and derives its own.
+metadata = sa.MetaData(
+    naming_convention={
+        "pk": "pk_%(table_name)s",
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    }
+)
 
 TS = sa.DateTime(timezone=True)
 
 
 def _fact_key(*columns: str) -> sa.PrimaryKeyConstraint:
-    """The natural key of a fact table. PostgreSQL enforces it; on DuckDB it is left out, because its
-    index made bulk loads four times slower, and the merge's de-duplication already guarantees it."""
+    """The natural key of a fact table. PostgreSQL enforces it; on DuckDB (1.5.6) it is left out: its
+    index made bulk loads four times slower, a unique index on a big fact table broke the merge's delete
+    and reinsert of the same keys after the file was reopened, and building the key failed under the
+    200 MB memory limit. The merge's de-duplication already guarantees the key."""
     return sa.PrimaryKeyConstraint(*columns).ddl_if(dialect="postgresql")
 
 
@@ -115,7 +126,7 @@ fact_aktivitet = sa.Table(
 
 def _membership_partition() -> list[sa.Column]:
     """The fact's partition again: recomputing one partition reads its memberships alone, not the
-    memberships of the whole warehouse (migration step 6 filled them in on older warehouses)."""
+    memberships of the whole warehouse (older warehouses got them from the last legacy step, 6)."""
     return [sa.Column("kommunkod", sa.Text, nullable=False), sa.Column("year", sa.Integer, nullable=False)]
 
 
@@ -304,7 +315,8 @@ config_document = sa.Table(
     sa.Column("applied_at", TS, nullable=False),
 )
 
-# One row per applied schema migration.
+# One row per applied schema change: steps 1–6 of the releases before Alembic, then one per revision
+# (load/migrations; Alembic's own `alembic_version` holds the current revision).
 schema_version = sa.Table(
     "schema_version",
     metadata,
