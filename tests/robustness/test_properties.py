@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from extract.config import load_aliases, load_areas, load_promises
 from extract.readers import open_export, read_export
 from extract.tabular import file_facts, iter_batches
+from schemas.aliases import parse_aliases
 from schemas.contracts import CONTRACTS, EASTING_RANGE, NORTHING_RANGE, STATUS, STORM, Kind, Source
 from schemas.errors import ConfigError, InputFileError, LofteError
 from schemas.promises import parse_promises
@@ -513,6 +514,41 @@ def test_config_loaders_raise_only_config_errors(data: bytes) -> None:
                 loader(path)
             except ConfigError as exc:
                 assert str(path) in str(exc) and "\n" not in str(exc)
+
+
+aliases_like = st.dictionaries(
+    st.one_of(st.sampled_from([*(s.value for s in Source), "Storm"]), any_text),
+    st.one_of(
+        json_values,
+        st.dictionaries(
+            st.one_of(st.sampled_from([c.name for c in (*STATUS.columns, *STORM.columns)]), any_text),
+            st.one_of(any_text, st.lists(any_text, max_size=3), json_values),
+            max_size=3,
+        ),
+    ),
+    max_size=3,
+)
+
+
+def test_parse_aliases_raises_only_config_errors() -> None:
+    parsed = 0
+
+    @VALUE_SETTINGS
+    @given(document=st.one_of(any_text, aliases_like.map(json.dumps)))
+    def check(document: str) -> None:
+        nonlocal parsed
+        try:
+            aliases = parse_aliases(document, "aliases.yaml")
+        except ConfigError as exc:
+            assert str(exc).startswith("aliases.yaml:") and "\n" not in str(exc)
+        else:
+            parsed += bool(aliases)
+            for source, columns in aliases.items():
+                assert set(columns) <= {c.name for c in CONTRACTS[source].columns}
+                assert all(isinstance(h, str) for headers in columns.values() for h in headers)
+
+    check()
+    assert parsed  # some documents were aliases, checked for their columns
 
 
 @FILE_SETTINGS
