@@ -358,7 +358,7 @@ def test_text_normalisers_agree_with_their_vectorised_forms(values: list[str]) -
             assert scalar == vector and len(scalar) == 4 and scalar.isascii() and scalar.isdigit()
     assert text.text_key_series(series).tolist() == [text.text_key(v) for v in values]
     # Upper-casing that changes a letter's length (ß → SS in Python, ẞ in Arrow) differs between the
-    # two forms; no HOBIT code holds such a letter, so compare the rest (see the report of issue 4).
+    # two forms; no HOBIT code holds such a letter, so compare the rest.
     same_length = [v for v in values if len(v.upper()) == len(v)]
     folded = text.fold_hobit_series(pd.Series(same_length, dtype="string")).tolist()
     assert folded == [text.fold_hobit(v) for v in same_length]
