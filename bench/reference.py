@@ -1,6 +1,6 @@
 """The reference for speed: the follow-up computed in memory by a plain pandas + shapely script.
 
-Written from the data contract (shared spec/README.md) only, as an analyst would: read every export with
+Written from the data contract (docs/contract.md) only, as an analyst would: read every export with
 pandas (pyarrow engine), type the columns vectorised, de-duplicate by key keeping the last version in
 file-name order, classify points with prepared polygons, count. No orchestration, no warehouse, no
 lofte imports: it is the independent yardstick for `lofte run`'s wall time, memory and answers.

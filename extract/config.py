@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-
-import yaml
 
 from extract.readers import Aliases
 from extract.tabular import read_text
-from schemas.contracts import CONTRACTS, Source
+from schemas.aliases import parse_aliases
+from schemas.areas import parse_areas_text
 from schemas.errors import ConfigError, InputFileError
 from schemas.promises import Promises, parse_promises
-from transform.areas import Area, parse_areas
+from transform.areas import Area, areas_of
 
 
 def load_promises(path: Path) -> Promises:
@@ -27,43 +25,14 @@ def load_areas(path: Path) -> list[Area]:
         text = read_text(path)
     except InputFileError as exc:
         raise ConfigError(str(exc)) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    return parse_areas(document, str(path))
+    return areas_of(parse_areas_text(text, str(path)))
 
 
 def load_aliases(path: Path | None) -> Aliases:
-    """`source: {contract column: [other header names]}`; errors name the bad key."""
+    """`source: {contract column: [other header names]}` (`schemas.aliases`); none without a file."""
     if path is None:
         return {}
     try:
-        document = yaml.safe_load(read_text(path)) or {}
+        return parse_aliases(read_text(path), str(path))
     except InputFileError as exc:
         raise ConfigError(str(exc)) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: not valid YAML") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: aliases are a mapping of source → column → [header names]")
-    aliases: Aliases = {}
-    for source_name, columns in document.items():
-        try:
-            source = Source(str(source_name))
-        except ValueError:
-            raise ConfigError(f"{path}: {source_name!r}: not a source (status, storm, activities)") from None
-        if not isinstance(columns, dict):
-            raise ConfigError(f"{path}: {source_name!r}: expected column → [header names]")
-        names = {c.name for c in CONTRACTS[source].columns}
-        for column, headers in columns.items():
-            if column not in names:
-                where = f"{path}: {source_name!r}.{column!r}"
-                raise ConfigError(f"{where}: not a column of the {source} contract")
-            if isinstance(headers, str):
-                headers = [headers]
-            if not isinstance(headers, list) or not all(isinstance(h, str) for h in headers):
-                raise ConfigError(f"{path}: {source_name!r}.{column!r}: expected a list of header names")
-            aliases.setdefault(source, {})[column] = headers
-    return aliases

@@ -4,7 +4,7 @@ Nothing here knows the contract's columns beyond the header names it is given: t
 `extract.readers` resolve headers and hand the text to the pure typing in `transform`.
 
 Why streaming: national exports run to millions of lines; memory must be bounded by the batch size,
-not by the file (issue 5). CSV goes through pyarrow's streaming reader (fast, transcodes cp1252 itself).
+not by the file. CSV goes through pyarrow's streaming reader (fast, transcodes cp1252 itself).
 """
 
 from __future__ import annotations

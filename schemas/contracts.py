@@ -1,7 +1,7 @@
 """The input contracts: which columns each export carries, which are required, which are personal data.
 
-These mirror the contract (`spec/README.md` of the project's shared folder) and nothing else reads column
-names: the readers resolve headers against these definitions, the transforms type the values by `kind`.
+These mirror the data contract (docs/contract.md, "Input files") and nothing else reads column names:
+the readers resolve headers against these definitions, the transforms type the values by `kind`.
 """
 
 from __future__ import annotations

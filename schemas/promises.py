@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from schemas.contracts import CONTRACTS, Source
 from schemas.errors import ConfigError
+from schemas.located import first_error, read_yaml, yaml_position
 
 RESERVED_AREA_IDS = frozenset({"ALL", "OUTSIDE", "NO_COORDINATES"})
 
@@ -82,7 +82,7 @@ class Promises(_Strict):
     @field_validator("kommunkod", mode="before")
     @classmethod
     def _pad_kommunkod(cls, value: Any) -> Any:
-        # `kommunkod: 0484` unquoted reaches us as the number 484.
+        # A kommunkod written as a number (`kommunkod: 484`) is padded back to its four digits.
         return f"{value:04d}" if isinstance(value, int) and not isinstance(value, bool) else value
 
     @model_validator(mode="after")
@@ -105,43 +105,10 @@ class Promises(_Strict):
 
 def parse_promises(text: str, name: str) -> Promises:
     """Parse and validate a promises file's text; `name` is used in error messages."""
-    try:
-        document = yaml.safe_load(text)
-        root = yaml.compose(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{name}:{mark.line + 1}:{mark.column + 1}" if mark else name
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise PromisesError(f"{where}: not valid YAML: {problem}") from None
+    document, root = read_yaml(text, name, PromisesError)
     if not isinstance(document, dict):
         raise PromisesError(f"{name}:1:1: a promises file is a mapping with kommunkod, year and sections")
     try:
         return Promises.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = tuple(first["loc"])
-        line, column = _locate(root, loc)
-        path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(top)"
-        message = first["msg"].removeprefix("Value error, ")
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise PromisesError(f"{name}:{line}:{column}: {path}: {message}{more}") from None
-
-
-def _locate(node: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int, int]:
-    """Line and column (1-based) of the deepest YAML node on the path `loc`."""
-    best = node
-    for part in loc:
-        child = None
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                if key.value == part:
-                    child = value
-                    break
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            child = node.value[part]
-        if child is None:
-            break
-        best = node = child
-    if best is None:
-        return 1, 1
-    return best.start_mark.line + 1, best.start_mark.column + 1
+        raise PromisesError(first_error(exc, name, lambda loc: yaml_position(root, loc))) from None

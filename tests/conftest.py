@@ -26,6 +26,24 @@ ESKILSTUNA_2020 = FIXTURES / "eskilstuna-2020"
 PG_ADMIN_URL = os.environ.get("LOFTE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
+POSTGRES_FIXTURES = frozenset({"postgres_url", "loaded_postgres"})
+FLOWS = Path(__file__).parent / "flows"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests by what they need, so `-m "not postgres"` or `-m "not flow"` really leaves them out:
+    `postgres` for a test that takes a PostgreSQL fixture or runs with a backend parameter "postgres",
+    `flow` for the real Prefect runs in tests/flows/ and those that start a Prefect server."""
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        if fixtures & POSTGRES_FIXTURES or "postgres" in params:
+            item.add_marker(pytest.mark.postgres)
+        if item.path.is_relative_to(FLOWS) or "prefect_server" in fixtures:
+            item.add_marker(pytest.mark.flow)
+
+
 @pytest.fixture
 def duckdb_url(tmp_path: Path) -> str:
     return f"duckdb:///{tmp_path / 'warehouse.duckdb'}"

@@ -115,7 +115,9 @@ def _refused() -> sa.exc.OperationalError:
 
 
 def test_a_transient_failure_is_retried_and_each_failed_attempt_cleaned_up() -> None:
-    calls, cleanups, waits = [], [], []
+    calls: list[int] = []
+    cleanups: list[int] = []
+    waits: list[float] = []
 
     def connect() -> str:
         calls.append(1)

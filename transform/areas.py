@@ -16,11 +16,9 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import Transformer
-from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from schemas.errors import ConfigError
-from schemas.promises import RESERVED_AREA_IDS
+from schemas.areas import AreaCollection, validate_areas
 
 _WGS84_TO_SWEREF = Transformer.from_crs("EPSG:4326", "EPSG:3006", always_xy=True)
 
@@ -37,74 +35,27 @@ class Area:
     geometry: BaseGeometry  # WGS84 lon/lat, as in the file
 
 
-def parse_areas(document: Any, name: str) -> list[Area]:
-    """Validate an areas FeatureCollection; errors name the feature by index and area_id."""
-    if not isinstance(document, dict) or document.get("type") != "FeatureCollection":
-        raise ConfigError(f"{name}: not a GeoJSON FeatureCollection")
-    features = document.get("features")
-    if not isinstance(features, list):
-        raise ConfigError(f"{name}: FeatureCollection without a features list")
-    areas: list[Area] = []
-    seen: set[str] = set()
-    for index, feature in enumerate(features):
-        where = f"{name}: features[{index}]"
-        if not isinstance(feature, dict):
-            raise ConfigError(f"{where}: not a GeoJSON Feature")
-        props = feature.get("properties")
-        if not isinstance(props, dict):
-            raise ConfigError(f"{where}: Feature without a properties object")
-        area_id = props.get("area_id")
-        if not isinstance(area_id, str) or not area_id:
-            raise ConfigError(f"{where}: property area_id missing")
-        where += f" ({area_id})"
-        if area_id in seen:
-            raise ConfigError(f"{where}: area_id used twice")
-        if area_id in RESERVED_AREA_IDS:
-            raise ConfigError(f"{where}: area_id {area_id!r} is reserved")
-        seen.add(area_id)
-        for key in ("layer", "kommunkod"):
-            if not isinstance(props.get(key), str) or not props[key]:
-                raise ConfigError(f"{where}: property {key} missing")
-        kommunkod = props["kommunkod"]
-        if not (len(kommunkod) == 4 and kommunkod.isdigit()):
-            raise ConfigError(f"{where}: kommunkod {kommunkod!r} is not 4 digits")
-        valid_from = _date(props.get("valid_from"), f"{where}: valid_from")
-        valid_to = _date(props.get("valid_to"), f"{where}: valid_to")
-        if valid_from and valid_to and valid_to < valid_from:
-            raise ConfigError(f"{where}: valid_to is before valid_from")
-        try:
-            geometry = shape(feature["geometry"])
-        except Exception:
-            raise ConfigError(f"{where}: geometry is not a GeoJSON Polygon or MultiPolygon") from None
-        if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:
-            raise ConfigError(f"{where}: geometry is not a GeoJSON Polygon or MultiPolygon")
-        if not geometry.is_valid:
-            raise ConfigError(f"{where}: polygon is invalid ({shapely.is_valid_reason(geometry)})")
-        minx, miny, maxx, maxy = geometry.bounds
-        if not (-180 <= minx <= maxx <= 180 and -90 <= miny <= maxy <= 90):
-            raise ConfigError(f"{where}: coordinates are not WGS84 longitude/latitude (RFC 7946)")
-        areas.append(
-            Area(
-                area_id=area_id,
-                name=str(props.get("name") or area_id),
-                layer=props["layer"],
-                kommunkod=kommunkod,
-                level=props.get("level"),
-                valid_from=valid_from,
-                valid_to=valid_to,
-                geometry=geometry,
-            )
+def parse_areas(document: Any, name: str, text: str | None = None) -> list[Area]:
+    """Validate an areas FeatureCollection (`schemas.areas`); errors name the feature by index and
+    area_id, with line and column when the file's `text` is given."""
+    return areas_of(validate_areas(document, name, text))
+
+
+def areas_of(collection: AreaCollection) -> list[Area]:
+    return [
+        Area(
+            area_id=p.area_id,
+            name=p.name or p.area_id,
+            layer=p.layer,
+            kommunkod=p.kommunkod,
+            level=p.level,
+            valid_from=p.valid_from,
+            valid_to=p.valid_to,
+            geometry=feature.geometry,
         )
-    return areas
-
-
-def _date(value: Any, where: str) -> date | None:
-    if value is None:
-        return None
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        raise ConfigError(f"{where}: {value!r} is not an ISO date (YYYY-MM-DD) or null") from None
+        for feature in collection.features
+        for p in [feature.properties]
+    ]
 
 
 class AreaIndex:

@@ -1,6 +1,6 @@
 """`lofte run`'s flow end to end against known answers, on DuckDB and on PostgreSQL.
 
-The Eskilstuna 2020 fixture was made independently of this code (shared/samples): it catches a reader
+The Eskilstuna 2020 fixture was made independently of this code, from the contract alone: it catches a reader
 and a generator that share one misreading of the contract.
 """
 

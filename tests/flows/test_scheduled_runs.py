@@ -1,4 +1,4 @@
-"""Nightly runs and backfills (issue 3) on DuckDB and PostgreSQL, with the generator's known answers.
+"""Nightly runs and backfills on DuckDB and PostgreSQL, with the generator's known answers.
 
 Two years, 2023 and 2024, because Eskilstuna's areas change at that New Year (Lagersberg stops and Årby
 starts being an utsatt område): each year must be classified with its own areas.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import duckdb
@@ -16,9 +16,13 @@ from schemas.errors import WarehouseError
 from schemas.settings import Settings
 
 
-def _hold(path: Path, seconds: float) -> subprocess.Popen[bytes]:
-    code = f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('open', flush=True); time.sleep({seconds})"
-    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+def _hold(path: Path) -> subprocess.Popen[bytes]:
+    """Another process holding the file open until it is sent a line (or killed): no sleep to outlast."""
+    code = (
+        f"import duckdb, sys; c = duckdb.connect({str(path)!r}); print('open', flush=True); "
+        "sys.stdin.readline(); c.close()"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert holder.stdout is not None and holder.stdout.readline().strip() == b"open"
     return holder
 
@@ -31,19 +35,44 @@ def warehouse_file(tmp_path: Path) -> Path:
 
 
 def test_a_run_waits_for_an_open_connection(warehouse_file: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    holder = _hold(warehouse_file, 2)
-    started = time.monotonic()
-    store = wh.Warehouse(f"duckdb:///{warehouse_file}", settings=Settings(lock_wait_seconds=60))
-    waited = time.monotonic() - started
+    """The holder lets go only once the run has said it waits: the run must have waited, then opened."""
+    holder = _hold(warehouse_file)
+    opened: list[wh.Warehouse] = []
+    failed: list[BaseException] = []
+
+    def open_warehouse() -> None:
+        try:
+            opened.append(
+                wh.Warehouse(f"duckdb:///{warehouse_file}", settings=Settings(lock_wait_seconds=600))
+            )
+        except BaseException as exc:
+            failed.append(exc)
+
+    opener = threading.Thread(target=open_warehouse)
+    try:
+        opener.start()
+        printed = ""
+        while "is locked by another process" not in printed and opener.is_alive():
+            printed += capsys.readouterr().out
+            opener.join(0.05)  # polls for the message, not a time the run should take
+        printed += capsys.readouterr().out
+        assert not opened and not failed, "the run did not wait for the holder"
+    finally:
+        assert holder.stdin is not None
+        holder.stdin.write(b"release\n")
+        holder.stdin.close()
+        holder.wait()
+        opener.join()
+    assert not failed, failed
+    assert "is locked by another process (an open connection?): waiting up to 600 s" in printed
+    assert printed.count("waiting up to") == 1
+    store = opened[0]
     store.migrate()
     store.dispose()
-    holder.wait()
-    assert "is locked by another process (an open connection?): waiting up to 60 s" in capsys.readouterr().out
-    assert waited > 0.5  # it did wait for the holder, rather than failing or skipping the lock
 
 
 def test_a_run_gives_up_with_one_line_when_the_holder_stays(warehouse_file: Path) -> None:
-    holder = _hold(warehouse_file, 30)
+    holder = _hold(warehouse_file)
     try:
         with pytest.raises(WarehouseError, match=r"w\.duckdb is locked by another process") as raised:
             wh.Warehouse(f"duckdb:///{warehouse_file}", settings=Settings(lock_wait_seconds=1))

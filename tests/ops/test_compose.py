@@ -118,8 +118,9 @@ def test_env_example_lists_every_required_variable_without_a_value(compose: dict
     assert ".env" in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
 
 
-def test_dockerfile_installs_lofte_on_python_311_slim() -> None:
+def test_dockerfile_installs_lofte_on_python_311_slim_from_the_lock() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
     assert re.search(r"^FROM python:3\.11-slim$", dockerfile, re.MULTILINE)
-    assert re.search(r"^RUN pip install \.", dockerfile, re.MULTILINE)
+    assert re.search(r"^RUN pip install --require-hashes -r requirements\.lock$", dockerfile, re.MULTILINE)
+    assert re.search(r"^RUN pip install --no-deps \.", dockerfile, re.MULTILINE)
     assert 'CMD ["python", "-m", "flows.deployments"]' in dockerfile

@@ -1,4 +1,5 @@
-"""A corpus of exports written by the tests: good files, every broken file of issue 4, and planted PII.
+"""A corpus of exports written by the tests: good files, each kind of broken file an export can be, and
+planted PII.
 
 Every value is made up. Personal-data columns carry recognisable markers (`PII_MARKERS`) so a test can scan
 the warehouse, the logs and the reports for them; the markers also sit in lines that get rejected.
@@ -63,7 +64,7 @@ def good_status_rows(count: int = 6) -> list[list[str]]:
 
 
 def broken_status_files(folder: Path) -> dict[str, Path]:
-    """Each broken case of issue 4 as a STATUS export; the key names the case."""
+    """Each broken case as a STATUS export; the key names the case."""
     folder.mkdir(parents=True, exist_ok=True)
     good = good_status_rows(3)
     files: dict[str, Path] = {}

@@ -103,7 +103,7 @@ def test_a_run_killed_at_any_phase_changes_nothing_and_the_next_run_is_exact(
     assert sorted(loaded) == sorted(files)  # each file once, as loaded, in the run that finished
     assert "loaded" not in dead_files  # the killed run's files are never taken for loaded
     # DuckDB: the next run knows the killed one is dead. PostgreSQL: several runs may be alive at once, so
-    # a 'running' run only counts as dead after load.staging.STALE_AFTER (see the report of issue 4).
+    # a 'running' run only counts as dead after load.staging.STALE_AFTER, unless the run lock says so.
     assert dead_status == "interrupted" if backend == "duckdb" else dead_status in ("running", "interrupted")
     assert leftovers == 0
 
