@@ -71,6 +71,7 @@ def test_a_bad_setting_stops_a_command_before_anything_runs(tmp_path: Path) -> N
         ("postgresql://lofte@db:5433/lofte", "postgresql", "postgresql+psycopg://lofte@db:5433/lofte"),
         ("postgresql+psycopg://lofte@db/lofte", "postgresql", "postgresql+psycopg://lofte@db/lofte"),
     ],
+    ids=["plain-path", "absolute-path", "duckdb-url", "pg-short-scheme", "pg-with-port", "pg-psycopg"],
 )
 def test_accepted_warehouse_forms(typed: str, backend: str, url: str) -> None:
     parsed = parse_warehouse_url(typed)
@@ -85,6 +86,7 @@ def test_accepted_warehouse_forms(typed: str, backend: str, url: str) -> None:
         ("postgresql://lofte:s3@cr/et@db/lofte", "s3@cr/et"),
         ("postgres://lofte:p%40ss@db/lofte", "p@ss"),
     ],
+    ids=["userinfo", "query-string", "unencoded-at", "percent-encoded"],
 )
 def test_the_password_is_split_off_the_url(typed: str, password: str) -> None:
     parsed = parse_warehouse_url(typed)
