@@ -26,7 +26,7 @@ def record(ctx: MigrationContext, step: Any, heads: Any, run_args: Any) -> None:
         "schema_version", sa.column("version"), sa.column("description"), sa.column("applied_at")
     )
     version = conn.execute(sa.select(sa.func.max(history.c.version))).scalar_one() + 1
-    description = f"{step.up_revision_id}: {step.up_revision.doc}"
+    description = f"{step.up_revision_id}: {' '.join(step.up_revision.doc.split())}"  # first paragraph
     conn.execute(
         sa.insert(history).values(version=version, description=description, applied_at=datetime.now(UTC))
     )

@@ -219,16 +219,26 @@ def test_readers_refuse_a_warehouse_not_yet_upgraded_in_one_line(
     assert read.exit_code == 0, read.output
 
 
-def test_a_warehouse_older_than_the_last_release_is_refused_in_one_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("history", "expected"),
+    [
+        ("DELETE FROM schema_version WHERE version = 6", "step 5 of the releases before Alembic"),
+        ("INSERT INTO schema_version VALUES (7, 'x', now())", "a development build"),
+    ],
+    ids=["older", "unreleased"],
+)
+def test_a_warehouse_at_another_legacy_step_is_refused_in_one_line(
+    tmp_path: Path, history: str, expected: str
+) -> None:
     url = old_duckdb(tmp_path)
     engine = sa.create_engine(url)
-    with engine.begin() as conn:  # as if the release's step 6 had not run yet
-        conn.execute(sa.delete(w.schema_version).where(w.schema_version.c.version == 6))
+    with engine.begin() as conn:  # as if the release's step 6 had not run yet, or a later one had
+        conn.execute(sa.text(history))
     engine.dispose()
     with pytest.raises(WarehouseError) as refused:
         migrate(url)
     message = str(refused.value)
-    assert "\n" not in message and "step 5" in message and "30a2d7a" in message
+    assert "\n" not in message and expected in message and message.startswith(f"warehouse {url}")
     engine = sa.create_engine(url)
     with engine.connect() as conn:  # the refused upgrade changed nothing, views included
         assert migrations.current_revision(conn) is None

@@ -357,6 +357,11 @@ def upgrade() -> None:
         step = conn.execute(sa.text("SELECT max(version) FROM schema_version")).scalar()
         if step == LAST_LEGACY_STEP:
             return  # written by the last release before Alembic: this very schema, stamped as it is
+        if step is not None and step > LAST_LEGACY_STEP:
+            raise WarehouseError(
+                f"the warehouse's schema is at step {step}, which no release before Alembic had (a "
+                "development build wrote it): restore a backup or start a new warehouse"
+            )
         raise WarehouseError(
             f"the warehouse's schema is at step {step} of the releases before Alembic: upgrade it with "
             f"the release at commit {LEGACY_RELEASE} first (`lofte run` there), then run this lofte"
