@@ -98,7 +98,9 @@ def test_the_password_is_split_off_the_url(typed: str, password: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "typed", ["sqlite:///x.db", "mysql://u@h/d", "duckdb://x.duckdb", "postgresql://u@h"]
+    "typed",
+    ["sqlite:///x.db", "mysql://u@h/d", "duckdb://x.duckdb", "postgresql://u@h"],
+    ids=["sqlite", "mysql", "duckdb-two-slashes", "pg-without-database"],
 )
 def test_other_warehouse_forms_are_one_line_listing_the_accepted_ones(typed: str) -> None:
     with pytest.raises(ConfigError) as raised:
