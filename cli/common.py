@@ -6,7 +6,9 @@ error; 3 the run finished but one or more input files could not be read at all.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +17,9 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
+from flows.prefect_api import stop_temporary_api
 from load.warehouse_url import WarehouseUrl, mask_url, parse_warehouse_url
+from pipeline import interrupt
 from schemas.errors import LofteError
 from schemas.settings import Settings, load_settings
 
@@ -48,10 +52,11 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
 @contextmanager
 def handled(settings: Settings | None = None) -> Iterator[None]:
     """The one error handler of every command: a LofteError is its one line; anything else (a bug, an
-    outage) still gets one line and the note that nothing changed (LOFTE_DEBUG=1 shows the traceback)."""
+    outage) still gets one line and the note that nothing changed (LOFTE_DEBUG=1 shows the traceback).
+    A signal ends the command at once (`stop_now`)."""
     try:
         yield
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+    except (typer.Exit, typer.Abort):
         raise
     except LofteError as exc:
         fail(str(exc))
@@ -60,6 +65,22 @@ def handled(settings: Settings | None = None) -> Iterator[None]:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         fail(f"the run failed and changed nothing: {type(exc).__name__}: {mask_url(first)}")
+    except BaseException as exc:
+        if interrupt.is_interrupt(exc):
+            stop_now(exc)
+        raise
+
+
+def stop_now(exc: BaseException) -> NoReturn:
+    """One line, exit 130 (SIGINT) or 143 (SIGTERM). By then the run is marked 'interrupted' and its
+    staging cleared (pipeline.run.run_guard). The process ends without the usual exit handlers: they
+    would flush Prefect's queued events and logs to an API that may be gone, for minutes, in retries."""
+    logging.disable(logging.CRITICAL)
+    err.print("avbrutet: inget ändrat", highlight=False, soft_wrap=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    stop_temporary_api()
+    os._exit(interrupt.exit_code(exc))
 
 
 def settings_or_exit() -> Settings:

@@ -18,6 +18,7 @@ from flows.tasks import (
     publish_summary,
 )
 from load.merge import MergeResult
+from pipeline import interrupt
 from pipeline.run import RunSummary, new_run_id, run_guard
 from schemas.errors import ConfigError
 from schemas.settings import load_settings
@@ -32,6 +33,7 @@ def backfill_run(
     config_dir, inbox_dir = Path(config_dir), Path(inbox_dir)  # a deployment passes them as JSON text
     if from_year > to_year:
         raise ConfigError(f"--from-year {from_year} is after --to-year {to_year}")
+    interrupt.rearm()
     settings = load_settings()
     config = load_config_folder(config_dir)
     store = open_warehouse(warehouse, settings)

@@ -16,6 +16,7 @@ from flows.tasks import (
     plan_night,
     publish_summary,
 )
+from pipeline import interrupt
 from pipeline.run import RunSummary, new_run_id, run_guard
 from schemas.settings import load_settings
 
@@ -24,6 +25,7 @@ from schemas.settings import load_settings
 def nightly_run(config_dir: Path, inbox_dir: Path, warehouse: str | None = None) -> RunSummary:
     """A night with nothing new writes nothing: no run row, no partition rewritten."""
     config_dir, inbox_dir = Path(config_dir), Path(inbox_dir)  # a deployment passes them as JSON text
+    interrupt.rearm()
     settings = load_settings()
     config = load_config_folder(config_dir)
     store = open_warehouse(warehouse, settings)
