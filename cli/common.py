@@ -31,8 +31,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="lofte: follow-up of medborgarlöften from STATUS and STORM-HOBIT exports.",
 )
-out = Console()
-err = Console(stderr=True)
+# soft_wrap: a long line stays one line (rich otherwise breaks it at 80 columns when not in a terminal,
+# in files and pipes too); a terminal wraps it for display only.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 WarehouseOption = Annotated[
     str | None,
