@@ -25,12 +25,32 @@ from schemas.settings import Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
 
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        print(f"lofte {version('lofte')}")
+        raise typer.Exit()
+
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     help="lofte: follow-up of medborgarlöften from STATUS and STORM-HOBIT exports.",
 )
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """lofte: follow-up of medborgarlöften from STATUS and STORM-HOBIT exports."""
+
+
 # soft_wrap: a long line stays one line (rich otherwise breaks it at 80 columns when not in a terminal,
 # in files and pipes too); a terminal wraps it for display only.
 out = Console(soft_wrap=True)
