@@ -105,6 +105,7 @@ STEPS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "PostgreSQL: fact tables indexed by partition (kommunkod, year)", _partition_indexes),
     (5, "PostgreSQL: staging without the file SHA-256 and the memberships' keys", _narrow_staging),
     (6, "area memberships carry their fact's partition (kommunkod, year)", _membership_partitions),
+    (7, "the analysts' views again: Swedish singulars, kommun on v_handelserapport", views.create_all),
 ]
 
 
