@@ -76,7 +76,8 @@ def stage_export(
     audit.status = "staged"
     record_file(warehouse, run_id, audit)
     progress.file_done(audit, time.monotonic() - started)
-    log.info(
+    # A file with warnings is logged at WARNING, so Prefect's UI and log filters show it as one.
+    (log.warning if audit.warnings else log.info)(
         "%s (%s, %s): %d rows read, %d loaded, %d rejected%s",
         path.name,
         source,
