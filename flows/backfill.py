@@ -6,6 +6,7 @@ from pathlib import Path
 
 from prefect import flow
 
+from flows.alerts import alert_on_failure
 from flows.followup import file_task_runner, scheduled_time, stage_files
 from flows.tasks import (
     abandon,
@@ -24,7 +25,13 @@ from schemas.errors import ConfigError
 from schemas.settings import load_settings
 
 
-@flow(name="lofte-backfill", validate_parameters=False, task_runner=file_task_runner())
+@flow(
+    name="lofte-backfill",
+    validate_parameters=False,
+    task_runner=file_task_runner(),
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def backfill_run(
     config_dir: Path, inbox_dir: Path, from_year: int, to_year: int, warehouse: str | None = None
 ) -> RunSummary:
