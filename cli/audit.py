@@ -4,6 +4,7 @@ what the warehouse holds and how the last runs went."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
@@ -96,3 +97,18 @@ def status_lines(found: WarehouseStatus) -> list[str]:
     else:
         lines.append("Failed since the last successful run: none")
     return lines
+
+
+@app.command()
+def backup(
+    out_file: Annotated[Path, typer.Option("--out", help="the copy to write (a new file)")],
+    warehouse: WarehouseOption = None,
+) -> None:
+    """Copy a DuckDB warehouse consistently: waits for a running load and keeps the next one out meanwhile."""
+    settings = settings_or_exit()
+    target = warehouse_or_exit(warehouse, settings)
+    with handled(settings):
+        from load.backup import backup_duckdb
+
+        revision = backup_duckdb(target, out_file, settings)
+    out.print(f"wrote {out_file} (schema revision {revision})", highlight=False)
