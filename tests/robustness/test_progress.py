@@ -54,3 +54,33 @@ def test_sample_prints_a_readable_summary(tmp_path: Path) -> None:
     assert "SampleSummary" not in done.stdout and "PosixPath" not in done.stdout
     assert re.search(r"wrote .*demo: \d+ files for kommun 0484, 2019\n", done.stdout)
     assert re.search(r"lines: \d+ STATUS, \d+ STORM, \d+ activities", done.stdout)
+
+
+def test_a_terminal_gets_a_progress_bar_with_rows_and_throughput(
+    duckdb_url: str, prefect_server: PrefectServer
+) -> None:
+    import pty
+
+    primary, secondary = pty.openpty()
+    args = [
+        str(LOFTE), "run", "--promises", str(ESKILSTUNA_2020 / "promises.yaml"),
+        "--areas", str(ESKILSTUNA_2020 / "areas.geojson"), "--status", str(ESKILSTUNA_2020 / "status"),
+        "--warehouse", duckdb_url,
+    ]  # fmt: skip
+    process = subprocess.Popen(args, env=prefect_server.env(), stdout=secondary, stderr=secondary)
+    os.close(secondary)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(primary, 65536)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        seen += chunk
+    process.wait(timeout=300)
+    os.close(primary)
+    text = seen.decode("utf-8", "replace")
+    assert process.returncode == 0, text
+    assert re.search(r"files · [\d ]+ rows · [\d ]+ rows/s", text)  # the bar's own columns
+    assert re.search(r"status_2020_\S+ \(status\): \d+ rows read", text)  # and still a line per file
