@@ -2,9 +2,11 @@
 
 from cli import analyst, audit, runs, sample
 from cli.common import app
+from pipeline import interrupt
 
 __all__ = ["analyst", "app", "audit", "main", "runs", "sample"]
 
 
 def main() -> None:
+    interrupt.install()  # before anything slow: a Ctrl-C while Prefect boots ends cleanly too
     app()

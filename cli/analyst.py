@@ -25,21 +25,25 @@ from cli.common import (
 def report(
     kommun: Annotated[str, typer.Option("--kommun", help="kommunkod, e.g. 0484")],
     year: Annotated[int, typer.Option("--year")],
-    format: Annotated[str, typer.Option("--format", help="md, csv or html")] = "md",
+    format: Annotated[
+        str | None, typer.Option("--format", help="md, csv or html; default from --out's suffix, else md")
+    ] = None,
     out_file: Annotated[Path | None, typer.Option("--out", help="write to this file")] = None,
     warehouse: WarehouseOption = None,
     public: Annotated[
-        bool, typer.Option("--public", help="add per-area tables, counts below 3 suppressed (md, csv)")
+        bool, typer.Option("--public", help="add per-area tables, counts below 3 suppressed")
     ] = False,
 ) -> None:
     """Print the follow-up as the municipality publishes it."""
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
     formats = ("md", "csv", "html")
+    if format is None:  # `--out rapport.html` means HTML
+        suffix = out_file.suffix.lower().lstrip(".") if out_file else ""
+        format = {"htm": "html", "markdown": "md", "txt": "md"}.get(suffix, suffix)
+        format = format if format in formats else "md"
     if format not in formats:
         fail(f"--format {format!r}: choose one of {', '.join(formats)}", EXIT_USAGE)
-    if public and format not in ("md", "csv"):
-        fail("--public: choose --format md or csv", EXIT_USAGE)
     kommunkod = kommun.zfill(4)
     with handled(settings):
         from load.migrations import require_head

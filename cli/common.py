@@ -6,7 +6,9 @@ error; 3 the run finished but one or more input files could not be read at all.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,11 +17,22 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
+from flows.prefect_api import stop_temporary_api
 from load.warehouse_url import WarehouseUrl, mask_url, parse_warehouse_url
+from pipeline import interrupt
 from schemas.errors import LofteError
 from schemas.settings import Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import version
+
+        print(f"lofte {version('lofte')}")
+        raise typer.Exit()
+
 
 app = typer.Typer(
     add_completion=False,
@@ -27,8 +40,21 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="lofte: follow-up of medborgarlöften from STATUS and STORM-HOBIT exports.",
 )
-out = Console()
-err = Console(stderr=True)
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="print the version and exit")
+    ] = False,
+) -> None:
+    """lofte: follow-up of medborgarlöften from STATUS and STORM-HOBIT exports."""
+
+
+# soft_wrap: a long line stays one line (rich otherwise breaks it at 80 columns when not in a terminal,
+# in files and pipes too); a terminal wraps it for display only.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 WarehouseOption = Annotated[
     str | None,
@@ -48,10 +74,11 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
 @contextmanager
 def handled(settings: Settings | None = None) -> Iterator[None]:
     """The one error handler of every command: a LofteError is its one line; anything else (a bug, an
-    outage) still gets one line and the note that nothing changed (LOFTE_DEBUG=1 shows the traceback)."""
+    outage) still gets one line and the note that nothing changed (LOFTE_DEBUG=1 shows the traceback).
+    A signal ends the command at once (`stop_now`)."""
     try:
         yield
-    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+    except (typer.Exit, typer.Abort):
         raise
     except LofteError as exc:
         fail(str(exc))
@@ -60,6 +87,22 @@ def handled(settings: Settings | None = None) -> Iterator[None]:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         fail(f"the run failed and changed nothing: {type(exc).__name__}: {mask_url(first)}")
+    except BaseException as exc:
+        if interrupt.is_interrupt(exc):
+            stop_now(exc)
+        raise
+
+
+def stop_now(exc: BaseException) -> NoReturn:
+    """One line, exit 130 (SIGINT) or 143 (SIGTERM). By then the run is marked 'interrupted' and its
+    staging cleared (pipeline.run.run_guard). The process ends without the usual exit handlers: they
+    would flush Prefect's queued events and logs to an API that may be gone, for minutes, in retries."""
+    logging.disable(logging.CRITICAL)
+    err.print("avbrutet: inget ändrat", highlight=False, soft_wrap=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    stop_temporary_api()
+    os._exit(interrupt.exit_code(exc))
 
 
 def settings_or_exit() -> Settings:

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from cli.common import (
     EXIT_UNREADABLE,
@@ -34,12 +45,75 @@ InboxOption = Annotated[Path, typer.Option("--inbox", help="folder with status/,
 
 
 @contextmanager
-def orchestrated(settings: Settings) -> Iterator[None]:
+def orchestrated(settings: Settings, files: list[Path] | None = None) -> Iterator[None]:
     """The command's own Prefect API (none when PREFECT_API_URL names a server), booting while the
-    pipeline is imported; errors handled once."""
+    pipeline is imported; errors handled once; progress shown while the files load."""
     quiet_prefect()
-    with handled(settings), start_prefect_api():
+    with handled(settings), start_prefect_api(), shown_progress(files):
         yield
+
+
+def _rate(rows: float, seconds: float) -> str:
+    return f"{rows / seconds:,.0f}".replace(",", " ") if seconds > 0 else "–"
+
+
+@contextmanager
+def shown_progress(files: list[Path] | None) -> Iterator[None]:
+    """A line per file as it finishes (in pipes and logs too); in a terminal, also a bar over the files
+    with the rows staged so far and the throughput."""
+    from pipeline import progress
+
+    bar: Progress | None = None
+    task: TaskID | None = None
+    lock = threading.Lock()
+    started = time.monotonic()
+    rows = 0
+
+    class Shown(progress.Listener):
+        def batch_staged(self, path: str, n: int, bytes_read: int | None) -> None:
+            nonlocal rows
+            with lock:
+                rows += n
+                if bar is not None and task is not None:
+                    elapsed = time.monotonic() - started
+                    bar.update(task, rows=f"{rows:,}".replace(",", " "), rate=_rate(rows, elapsed))
+
+        def file_done(self, done: progress.FileDone) -> None:
+            a = done.audit
+            name = f"{Path(a.path).name} ({a.source})"
+            if a.status == "unreadable":
+                line = f"{name}: unreadable"
+            else:
+                line = (
+                    f"{name}: {a.rows_read} rows read, {a.rows_loaded} loaded, {a.rows_rejected} rejected, "
+                    f"{_rate(a.rows_read, done.seconds)} rows/s"
+                )
+            with lock:
+                out.print(line, highlight=False, markup=False)
+                if bar is not None and task is not None:
+                    bar.advance(task)
+
+    stop = progress.listen(Shown())
+    try:
+        if out.is_terminal:
+            bar = Progress(
+                SpinnerColumn(),
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("files · {task.fields[rows]} rows · {task.fields[rate]} rows/s"),
+                TimeElapsedColumn(),
+                console=out,
+                transient=True,
+            )
+            with bar:
+                # The nightly and the backfill find their files inside the flow: no total, no bar length.
+                task = bar.add_task("loading", total=len(files) if files else None, rows="0", rate="–")
+                yield
+        else:
+            yield
+    finally:
+        stop()
 
 
 @app.command()
@@ -60,12 +134,11 @@ def run(
         *[(Source.STORM, p) for p in expand(storm or [])],
         *[(Source.ACTIVITIES, p) for p in expand(activities or [])],
     ]
-    with orchestrated(settings):
+    with orchestrated(settings, [p for _, p in files]):
         from flows.followup import file_task_runner, followup_run
 
         flow = followup_run.with_options(task_runner=file_task_runner(settings.file_workers))
-        with out.status(f"loading {len(files)} files…"):
-            summary = flow(expand(promises), areas, files, aliases, keep_password_out_of_flows(target))
+        summary = flow(expand(promises), areas, files, aliases, keep_password_out_of_flows(target))
     report_summary(summary)
 
 
@@ -118,7 +191,8 @@ def report_summary(summary: RunSummary) -> None:
         out.print(f"{name}: {counts}", highlight=False)
         for reason, lines in sorted(audit.rejection_reasons.items()):
             shown = ", ".join(str(n) for n in lines[:10]) + (", …" if len(lines) > 10 else "")
-            out.print(f"  rejected: {reason}: {len(lines)} rows, lines {shown}", highlight=False)
+            rows = "1 row, line" if len(lines) == 1 else f"{len(lines)} rows, lines"
+            out.print(f"  rejected: {reason}: {rows} {shown}", highlight=False)
         for warning in audit.warnings:
             out.print(f"  [yellow]warning:[/] {warning}", highlight=False)
     merged = summary.merged

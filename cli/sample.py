@@ -32,4 +32,19 @@ def sample(
         summary = write_sample(
             outdir, sorted(set(year)), kommuner=kommuner, scale=scale, seed=seed, progress=step
         )
-    out.print(f"wrote {outdir}: {summary}", highlight=False)
+    lines = summary.lines
+    kommuner_text = ", ".join(summary.kommuner)
+    years_text = ", ".join(str(y) for y in summary.years)
+    out.print(
+        f"wrote {outdir}: {summary.files} files for kommun {kommuner_text}, {years_text}", highlight=False
+    )
+    out.print(
+        f"  lines: {lines['status']} STATUS, {lines['storm']} STORM, {lines['activities']} activities "
+        f"({sum(summary.rejected_total.values())} made to be rejected)",
+        highlight=False,
+    )
+    out.print(f"  config: {outdir / 'config'}  exports: {outdir / 'inbox'}", highlight=False)
+    n = len(summary.partitions)
+    out.print(
+        f"  known answers: {outdir / 'expected'} ({n} kommun-year{'' if n == 1 else 's'})", highlight=False
+    )

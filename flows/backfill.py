@@ -6,6 +6,7 @@ from pathlib import Path
 
 from prefect import flow
 
+from flows.alerts import alert_on_failure
 from flows.followup import file_task_runner, scheduled_time, stage_files
 from flows.tasks import (
     abandon,
@@ -18,12 +19,19 @@ from flows.tasks import (
     publish_summary,
 )
 from load.merge import MergeResult
+from pipeline import interrupt
 from pipeline.run import RunSummary, new_run_id, run_guard
 from schemas.errors import ConfigError
 from schemas.settings import load_settings
 
 
-@flow(name="lofte-backfill", validate_parameters=False, task_runner=file_task_runner())
+@flow(
+    name="lofte-backfill",
+    validate_parameters=False,
+    task_runner=file_task_runner(),
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def backfill_run(
     config_dir: Path, inbox_dir: Path, from_year: int, to_year: int, warehouse: str | None = None
 ) -> RunSummary:
@@ -32,6 +40,7 @@ def backfill_run(
     config_dir, inbox_dir = Path(config_dir), Path(inbox_dir)  # a deployment passes them as JSON text
     if from_year > to_year:
         raise ConfigError(f"--from-year {from_year} is after --to-year {to_year}")
+    interrupt.rearm()
     settings = load_settings()
     config = load_config_folder(config_dir)
     store = open_warehouse(warehouse, settings)

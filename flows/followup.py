@@ -13,6 +13,7 @@ from prefect.task_runners import TaskRunner, ThreadPoolTaskRunner
 from flows.tasks import abandon, begin_run, load_config, merge, open_warehouse, publish_summary, stage_export
 from load.staging import FileAudit
 from load.warehouse import Warehouse
+from pipeline import interrupt
 from pipeline.config import RunConfig
 from pipeline.run import RunSummary, new_run_id, run_guard
 from schemas.contracts import Source
@@ -40,6 +41,7 @@ def followup_run(
 
     `warehouse` is the warehouse's URL without a password (flow parameters are stored by Prefect); None
     is LOFTE_WAREHOUSE_URL, else ./lofte.duckdb."""
+    interrupt.rearm()
     settings = load_settings()
     config = load_config(promises, areas, aliases)
     store = open_warehouse(warehouse, settings)
@@ -62,7 +64,14 @@ def stage_files(
         stage_export.submit(warehouse, run_id, file_seq, source, path, config)
         for file_seq, (source, path) in enumerate(files, start=1)
     ]
-    wait(futures)  # all files are done (or failed) before the run goes on or is abandoned
+    try:
+        wait(futures)  # all files are done (or failed) before the run goes on or is abandoned
+    except BaseException:
+        # A signal reached this thread: the reading threads stop at their next batch, and the run is
+        # cleared only once they have, so no batch is staged after the clean-up.
+        interrupt.request()
+        wait(futures, timeout=60)
+        raise
     return [future.result() for future in futures]
 
 

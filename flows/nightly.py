@@ -6,6 +6,7 @@ from pathlib import Path
 
 from prefect import flow, get_run_logger
 
+from flows.alerts import alert_on_failure
 from flows.followup import file_task_runner, scheduled_time, stage_files
 from flows.tasks import (
     abandon,
@@ -16,14 +17,22 @@ from flows.tasks import (
     plan_night,
     publish_summary,
 )
+from pipeline import interrupt
 from pipeline.run import RunSummary, new_run_id, run_guard
 from schemas.settings import load_settings
 
 
-@flow(name="lofte-nightly", validate_parameters=False, task_runner=file_task_runner())
+@flow(
+    name="lofte-nightly",
+    validate_parameters=False,
+    task_runner=file_task_runner(),
+    on_failure=[alert_on_failure],
+    on_crashed=[alert_on_failure],
+)
 def nightly_run(config_dir: Path, inbox_dir: Path, warehouse: str | None = None) -> RunSummary:
     """A night with nothing new writes nothing: no run row, no partition rewritten."""
     config_dir, inbox_dir = Path(config_dir), Path(inbox_dir)  # a deployment passes them as JSON text
+    interrupt.rearm()
     settings = load_settings()
     config = load_config_folder(config_dir)
     store = open_warehouse(warehouse, settings)

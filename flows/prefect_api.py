@@ -29,6 +29,15 @@ class PrefectApiError(RuntimeError):
     pass
 
 
+_running: list[_TemporaryApi] = []
+
+
+def stop_temporary_api() -> None:
+    """Stop the command's temporary API now (an interrupted command exits without its exit handlers)."""
+    for server in _running:
+        server.stop()
+
+
 def start_prefect_api() -> AbstractContextManager[None]:
     """Call first in a command; run its flows inside the returned context."""
     if os.environ.get("PREFECT_API_URL"):
@@ -75,7 +84,10 @@ class _TemporaryApi:
             "--lifespan",
             "on",
         ]
-        self.process = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent)
+        # Its own session: a Ctrl-C in the terminal reaches the process group, and the API must outlive
+        # the command's clean-up after it (it still dies with the command: _die_with_parent).
+        self.process = subprocess.Popen(command, env=env, preexec_fn=_die_with_parent, start_new_session=True)
+        _running.append(self)
         atexit.register(self.stop)
 
     @property

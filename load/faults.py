@@ -1,18 +1,27 @@
-"""A test-only hook: kill this process when a named phase of a run begins.
+"""Test-only hooks: kill this process, or hold it, when a named phase of a run begins.
 
 The crash-safety tests set LOFTE_TEST_KILL_AT to a phase name ('read', 'stage', 'merge', 'commit') and
 check that the warehouse holds the state before the run or after it, never one between. Unset (always
-in production) it does nothing.
+in production) it does nothing. LOFTE_TEST_PAUSE_AT holds the run at that phase for up to
+LOFTE_TEST_PAUSE_SECONDS (default 120), so a test can send a signal at a known point.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import time
+from collections.abc import Callable
 
 PHASES = ("read", "stage", "merge", "commit")
 
 
-def checkpoint(phase: str) -> None:
+def checkpoint(phase: str, on_pause: Callable[[], None] | None = None) -> None:
     if os.environ.get("LOFTE_TEST_KILL_AT") == phase:
         os.kill(os.getpid(), signal.SIGKILL)
+    if os.environ.get("LOFTE_TEST_PAUSE_AT") == phase:
+        deadline = time.monotonic() + float(os.environ.get("LOFTE_TEST_PAUSE_SECONDS", "120"))
+        while time.monotonic() < deadline:
+            time.sleep(0.05)  # short sleeps: an interrupt is noticed between them
+            if on_pause is not None:
+                on_pause()

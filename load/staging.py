@@ -135,13 +135,14 @@ def drop_staged_file(warehouse: Warehouse, run_id: str, file_seq: int) -> None:
             conn.execute(sa.delete(table).where(table.c.run_id == run_id, table.c.file_seq == file_seq))
 
 
-def abandon_run(warehouse: Warehouse, run_id: str, message: str) -> None:
-    """A run that failed before or during its merge: mark it and drop its staging rows."""
+def abandon_run(warehouse: Warehouse, run_id: str, message: str, status: str = "failed") -> None:
+    """A run that failed (or was interrupted) before or during its merge: mark it and drop its staging
+    rows. A run already finished keeps its status (an interrupt after the commit changed nothing)."""
     with warehouse.begin() as conn:
         conn.execute(
             sa.update(w.load_run)
-            .where(w.load_run.c.run_id == run_id)
-            .values(status="failed", finished_at=now_utc(), message=message[:1000])
+            .where(w.load_run.c.run_id == run_id, w.load_run.c.status == "running")
+            .values(status=status, finished_at=now_utc(), message=message[:1000])
         )
         for table in STAGING_TABLES:
             conn.execute(sa.delete(table).where(table.c.run_id == run_id))

@@ -12,6 +12,10 @@ view changed here reaches existing warehouses with their next upgrade.
 
 from __future__ import annotations
 
+import csv
+import io
+from importlib import resources
+
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.schema import CreateView, DropView
@@ -27,6 +31,11 @@ AREA_NAMES = {ALL: "Hela kommunen", OUTSIDE: "Utanför områdena", NO_COORDINATE
 SOURCE_LABELS = {"status": "STATUS", "storm": "STORM", "activities": "Aktiviteter"}
 # A published cell without data: the measure's source had no loaded rows (missing is not zero).
 MISSING = "–"
+
+
+def _plural(count: sa.ColumnElement, one: str, many: str) -> sa.ColumnElement[str]:
+    """Swedish agreement: "1 rad", "2 rader"."""
+    return sa.case((count == 1, one), else_=many)
 
 
 def _text(value: sa.ColumnElement) -> sa.ColumnElement[str]:
@@ -120,8 +129,20 @@ def _brott_area() -> sa.Select:
     )
 
 
+def _kommun_names() -> dict[str, str]:
+    """Sweden's municipalities by code, from the reference list shipped with lofte."""
+    text = resources.files("schemas").joinpath("reference/swedish_admin_areas.csv").read_text("utf-8")
+    return {
+        r["municipality_code"].zfill(4): r["municipality_name"] for r in csv.DictReader(io.StringIO(text))
+    }
+
+
 def _handelserapport() -> sa.Select:
     h = w.fact_handelserapport
+    # STORM-HOBIT carries no municipality name: the promises' name of the kommun, else the reference's.
+    ps = w.promise_section
+    promised = sa.select(sa.func.max(ps.c.kommun)).where(ps.c.kommunkod == h.c.kommunkod).scalar_subquery()
+    kommun = sa.func.coalesce(promised, sa.case(_kommun_names(), value=h.c.kommunkod, else_=None))
     return sa.select(
         h.c.handelsenummer,
         h.c.starttid_utc,
@@ -130,6 +151,7 @@ def _handelserapport() -> sa.Select:
         h.c.year,
         h.c.tertial,
         h.c.kommunkod,
+        kommun.label("kommun"),
         h.c.hobit,
         h.c.hobit_kand,
         h.c.handelsekod,
@@ -366,7 +388,9 @@ def _source_quality() -> sa.Select:
     )
     label = sa.case(*[(sources.c.source == s, text) for s, text in SOURCE_LABELS.items()])
     rejected = sa.case(
-        (sq.c.rows_rejected > 0, "; " + _text(sq.c.rows_rejected) + " rader avvisade"), else_=""
+        (sq.c.rows_rejected == 1, "; 1 rad avvisad"),
+        (sq.c.rows_rejected > 0, "; " + _text(sq.c.rows_rejected) + " rader avvisade"),
+        else_="",
     )
     # The report's data-quality line, e.g. "STORM: 701 händelserapporter - 701 prickar i kartan (0 saknar …)".
     line = sa.case(
@@ -374,9 +398,16 @@ def _source_quality() -> sa.Select:
         (sources.c.source == "status", label + ": " + n + " brott - " + with_ + " med koordinater ("),
         (
             sources.c.source == "storm",
-            label + ": " + n + " händelserapporter - " + with_ + " prickar i kartan (",
+            label
+            + ": "
+            + n
+            + _plural(sq.c.rows_counted, " händelserapport", " händelserapporter")
+            + " - "
+            + with_
+            + _plural(sq.c.rows_with_coordinates, " prick", " prickar")
+            + " i kartan (",
         ),
-        else_=label + ": " + n + " aktiviteter" + rejected,
+        else_=label + ": " + n + _plural(sq.c.rows_counted, " aktivitet", " aktiviteter") + rejected,
     )
     full = sa.case(
         (

@@ -18,6 +18,7 @@ from load.merge import MergeResult, merge_run
 from load.staging import FileAudit, abandon_run, start_run
 from load.warehouse import Warehouse
 from load.warehouse_url import WarehouseUrl
+from pipeline import interrupt
 from pipeline.config import RunConfig
 from pipeline.stage import stage_export
 from schemas.contracts import Source
@@ -66,7 +67,13 @@ def run_guard(
     try:
         yield
     except BaseException as exc:
-        (on_failure or abandon)(warehouse, run_id, exc)
+        if interrupt.is_interrupt(exc) or interrupt.requested():
+            # Plain function, not the flow's task: after a signal the orchestration may be gone, and the
+            # reading threads are stopped first so nothing is staged after the clean-up.
+            interrupt.request()
+            abandon_interrupted(warehouse, run_id)
+        else:
+            (on_failure or abandon)(warehouse, run_id, exc)
         raise
     finally:
         warehouse.dispose()
@@ -78,6 +85,12 @@ def begin_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
 
 def abandon(warehouse: Warehouse, run_id: str, reason: BaseException) -> None:
     abandon_run(warehouse, run_id, f"{type(reason).__name__}: {reason}"[:500])
+
+
+def abandon_interrupted(warehouse: Warehouse, run_id: str) -> None:
+    """Marked 'interrupted' with its staging cleared, on a fresh connection: the one the signal reached
+    may be mid-statement."""
+    abandon_run(warehouse, run_id, "interrupted by a signal before its load committed", "interrupted")
 
 
 def merge_files(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from extract.readers import open_export, read_export
 from load.faults import checkpoint
 from load.staging import FileAudit, drop_staged_file, record_file, stage_batch
 from load.warehouse import Warehouse
+from pipeline import interrupt, progress
 from pipeline.config import RunConfig
 from schemas.contracts import CONTRACTS, Source
 from schemas.errors import InputFileError
@@ -34,20 +36,24 @@ def stage_export(
     audit = FileAudit(file_seq=file_seq, source=source, path=str(path))
     counts = {"pairs_given": 0, "looks_swapped": 0, "looks_rt90": 0}
     unknown_hobit: Counter[str] = Counter()
+    started = time.monotonic()
     try:
         export = open_export(path, source, config.aliases)
         audit.sha256, audit.size_bytes = export.facts.sha256, export.facts.size_bytes
         audit.encoding = export.facts.encoding or "xlsx"
         record_file(warehouse, run_id, audit)
+        progress.file_started(str(path), audit.size_bytes)
         key = CONTRACTS[source].key
         for typed in read_export(export):
-            checkpoint("read")
+            interrupt.raise_if_interrupted()
+            checkpoint("read", interrupt.raise_if_interrupted)
             areas = (
                 area_memberships(typed.facts, config.index, key) if source is not Source.ACTIVITIES else None
             )
             checkpoint("stage")
             stage_batch(warehouse, run_id, audit, typed, areas)
             audit.add(typed)
+            progress.batch_staged(str(path), len(typed.facts) + len(typed.rejected))
             for name, value in typed.coordinate_counts.items():
                 counts[name] += value
             if source is Source.STORM:  # a new code is counted in the totals, matched by no measure
@@ -61,6 +67,7 @@ def stage_export(
         drop_staged_file(warehouse, run_id, file_seq)
         record_file(warehouse, run_id, audit)
         log.warning("%s", exc)
+        progress.file_done(audit, time.monotonic() - started)
         return audit
     audit.warnings = file_warnings(**counts) + [
         f"unknown HOBIT code {code!r}: {n} rows (counted in the totals, matched by no measure)"
@@ -68,7 +75,9 @@ def stage_export(
     ]
     audit.status = "staged"
     record_file(warehouse, run_id, audit)
-    log.info(
+    progress.file_done(audit, time.monotonic() - started)
+    # A file with warnings is logged at WARNING, so Prefect's UI and log filters show it as one.
+    (log.warning if audit.warnings else log.info)(
         "%s (%s, %s): %d rows read, %d loaded, %d rejected%s",
         path.name,
         source,

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from load.warehouse import Warehouse
 from pipeline.run import RunSummary
 from read.followup import read_followup
 from report.render import to_markdown
+from schemas import warehouse as w
 
 ARTIFACT_PARTITIONS = 10  # follow-up tables shown in a run's artifact; a large backfill lists the rest
 
@@ -20,10 +23,18 @@ def summary_markdown(warehouse: Warehouse, summary: RunSummary) -> str:
         "| file | source | read | loaded | rejected | status |",
         "|---|---|---:|---:|---:|---|",
     ]
+    # The files' states as the warehouse records them now: 'loaded' once the merge committed (the
+    # in-memory audits still say 'staged').
+    lf = w.load_file
+    with warehouse.begin() as conn:
+        recorded = dict(
+            conn.execute(sa.select(lf.c.file_seq, lf.c.status).where(lf.c.run_id == summary.run_id)).all()
+        )
     for a in summary.audits:
+        state = a.error or recorded.get(a.file_seq, a.status)
         lines.append(
             f"| {Path(a.path).name} | {a.source} | {a.rows_read} | {a.rows_loaded} | {a.rows_rejected} | "
-            f"{a.error or a.status} |"
+            f"{state} |"
         )
     rejections = [
         f"- {Path(a.path).name}: {reason}: {len(rows)} rows"

@@ -8,10 +8,15 @@ fileEncoding = "UTF-8-BOM")` or `arrow::read_parquet(file)`.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
@@ -75,15 +80,76 @@ def export(
             )
             result.rows[(kommunkod, year, name)] = len(frame)
             if "parquet" in formats:
-                result.files.append(_parquet(frame, folder / f"{name}.parquet"))
+                result.files.append(_parquet(frame, v, folder / f"{name}.parquet"))
             if "csv" in formats:
                 result.files.append(_csv(frame, folder / f"{name}.csv"))
+    if result.rows:
+        _manifest(conn, outdir, result)
     return result
 
 
-def _parquet(frame: pd.DataFrame, path: Path) -> Path:
-    frame.to_parquet(path, index=False)
+def _arrow_type(column: sa.ColumnElement) -> pa.DataType | None:
+    """The Parquet type of a view column, from its SQL type; None: as pandas gives it."""
+    kind = column.type
+    if isinstance(kind, sa.Date) and not isinstance(kind, sa.DateTime):
+        return pa.date32()
+    if isinstance(kind, sa.DateTime):
+        return pa.timestamp("us", tz="UTC") if kind.timezone else pa.timestamp("us")
+    if isinstance(kind, sa.Boolean):
+        return pa.bool_()
+    if isinstance(kind, sa.Integer):
+        return pa.int64()
+    if isinstance(kind, sa.Float | sa.Numeric):
+        return pa.float64()
+    if isinstance(kind, sa.String):
+        return pa.string()
+    return None
+
+
+def _parquet(frame: pd.DataFrame, source: sa.Table, path: Path) -> Path:
+    """Typed as in the warehouse: a DATE stays a date (the driver hands some back as text), and an empty
+    view still gives its columns with their types."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    for column in source.columns:
+        wanted = _arrow_type(column)
+        if column.name not in table.column_names:
+            continue
+        index = table.column_names.index(column.name)
+        current = table.column(index).type
+        if wanted is None:
+            wanted = pa.string() if pa.types.is_null(current) else current
+        if current != wanted:
+            table = table.set_column(index, column.name, pc.cast(table.column(index), wanted))
+    pq.write_table(table, path)
     return path
+
+
+def _manifest(conn: Connection, outdir: Path, result: ExportResult) -> None:
+    """manifest.json: what the export holds (files, rows, partitions, data up to), for whoever opens the
+    folder and for scripts that check it; a view with no rows is listed with 0."""
+    done: dict[tuple[str, int], dict[str, object]] = {}
+    for (kommunkod, year, name), rows in result.rows.items():
+        entry = done.setdefault((kommunkod, year), {"kommunkod": kommunkod, "year": year, "files": {}})
+        entry["files"][name] = rows  # type: ignore[index]
+    for (kommunkod, year), entry in done.items():
+        until = {}
+        for source, table in (("status", w.fact_brott), ("storm", w.fact_handelserapport)):
+            last = conn.execute(
+                sa.select(sa.func.max(table.c.datum)).where(
+                    table.c.kommunkod == kommunkod, table.c.year == year
+                )
+            ).scalar()
+            if last is not None:
+                until[source] = str(last)[:10]
+        entry["data_until"] = until
+    manifest = {
+        "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "layout": "<kommunkod>/<year>/<name>.parquet|.csv",
+        "partitions": list(done.values()),
+    }
+    path = outdir / "manifest.json"
+    path.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    result.files.append(path)
 
 
 def _csv(frame: pd.DataFrame, path: Path) -> Path:

@@ -8,6 +8,7 @@ never disagree.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 
 import pandas as pd
 import sqlalchemy as sa
@@ -42,11 +43,39 @@ class Followup:
     measures: list[MeasureFollowup]
     quality: pd.DataFrame  # v_source_quality rows of the partition (one per source)
     run_ids: list[str]
+    data_until: dict[str, date] = field(default_factory=dict)  # source → the partition's last date
+    produced_at: datetime | None = None  # when the partition was last recomputed
+    rejected: dict[str, dict[str, int]] = field(default_factory=dict)  # source → reason → rows
+    unplaced: dict[str, int] = field(default_factory=dict)  # source → rejected rows of no partition
 
     def quality_lines(self, sources: tuple[str, ...] = ("status", "storm")) -> list[str]:
-        """The data-quality lines of `sources`, as the view writes them."""
+        """The data-quality lines of `sources`, as the view writes them, each followed by why rows were
+        rejected and how many rejected rows of the same files could not be placed in any partition
+        (a run counts those too: the two numbers reconcile the report with the run's)."""
         by_source = dict(zip(self.quality["source"], self.quality["quality_line"], strict=True))
-        return [str(by_source[s]) for s in sources if s in by_source]
+        lines = []
+        for s in sources:
+            if s not in by_source:
+                continue
+            line = str(by_source[s])
+            reasons = self.rejected.get(s, {})
+            if reasons:
+                line += " (" + ", ".join(f"{_reason_sv(r)}: {n}" for r, n in sorted(reasons.items())) + ")"
+            unplaced = self.unplaced.get(s, 0)
+            if unplaced:
+                rows = "1 rad" if unplaced == 1 else f"{unplaced} rader"
+                line += (
+                    f"; ytterligare {rows} utan läsbar kommun eller datum kunde inte knytas till någon kommun"
+                )
+            lines.append(line)
+        return lines
+
+
+def _reason_sv(reason: str) -> str:
+    """A rejection reason ("Brottskod missing") in the report's Swedish."""
+    column, _, what = reason.rpartition(" ")
+    words = {"missing": "saknas", "unparseable": "kan inte tolkas"}
+    return f"{column} {words[what]}" if column and what in words else reason
 
 
 def read_followup(conn: Connection, kommunkod: str, year: int) -> Followup | None:
@@ -83,7 +112,42 @@ def read_followup(conn: Connection, kommunkod: str, year: int) -> Followup | Non
         measures.append(item)
     quality = _frame(conn, view("v_source_quality"), kommunkod, year)
     run_ids = sorted(set(rows["run_id"])) if len(rows) else []
-    return Followup(kommunkod, sections[0].get("kommun") or "", year, sections, measures, quality, run_ids)
+    followup = Followup(
+        kommunkod, sections[0].get("kommun") or "", year, sections, measures, quality, run_ids
+    )
+    _read_provenance(conn, followup)
+    return followup
+
+
+def _read_provenance(conn: Connection, followup: Followup) -> None:
+    """The partition's last dates, when it was recomputed, and its rejected rows with their reasons."""
+    kommunkod, year = followup.kommunkod, followup.year
+    rr = w.rejected_row
+    for source in (Source.STATUS, Source.STORM):
+        fact, _ = FACT_TABLES[source]
+        mine = (fact.c.kommunkod == kommunkod, fact.c.year == year)
+        last = conn.execute(sa.select(sa.func.max(fact.c.datum)).where(*mine)).scalar()
+        if last is not None:
+            followup.data_until[str(source)] = last
+        reasons = conn.execute(
+            sa.select(rr.c.reason, sa.func.count())
+            .where(rr.c.source == str(source), rr.c.kommunkod == kommunkod, rr.c.year == year)
+            .group_by(rr.c.reason)
+        ).all()
+        if reasons:
+            followup.rejected[str(source)] = {str(r): int(n) for r, n in reasons}
+        files = sa.select(fact.c.file_sha256).where(*mine).distinct()
+        unplaced = conn.execute(
+            sa.select(sa.func.count()).where(
+                rr.c.source == str(source),
+                sa.or_(rr.c.kommunkod.is_(None), rr.c.year.is_(None)),
+                rr.c.file_sha256.in_(files),
+            )
+        ).scalar_one()
+        if unplaced:
+            followup.unplaced[str(source)] = int(unplaced)
+    if len(followup.quality) and followup.quality["updated_at"].notna().any():
+        followup.produced_at = pd.Timestamp(followup.quality["updated_at"].max()).to_pydatetime()
 
 
 def _frame(conn: Connection, source: sa.Table, kommunkod: str, year: int) -> pd.DataFrame:

@@ -14,15 +14,17 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable
+from datetime import UTC
 from html import escape
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
-from read.followup import MeasureFollowup
+from read.followup import Followup, MeasureFollowup
 from read.report_data import MapData, Polygon, ReportData
-from report.render import activity_lines
-from schemas.contracts import Source
+from report.render import activity_lines, area_table
+from schemas.contracts import Source, hobit_display
 from transform.followup import ALL, TERTIALS
 
 # Okabe–Ito: distinguishable for colour-blind readers and in greyscale print.
@@ -33,6 +35,7 @@ LAYER_STYLES = [
     'fill="none" stroke="#5b3f8c" stroke-width="1.4" stroke-dasharray="2 2"',
 ]
 MAP_WIDTH, MAP_MAX_HEIGHT = 760.0, 900.0
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 CSS = """
 :root { --ink: #1b1f24; --muted: #5a6470; --line: #c9d1da; --accent: #0072B2; --bar-light: #a9c8e3; }
@@ -73,27 +76,42 @@ aside table { font-size: .85rem; }
 """
 
 
-def to_html(data: ReportData) -> str:
+def provenance_line(followup: Followup) -> str:
+    """ "Data t.o.m. 2019-12-31 (STATUS), 2019-12-30 (STORM); framtagen 2020-01-08 04:15" (Swedish time)."""
+    until = ", ".join(f"{day:%Y-%m-%d} ({source.upper()})" for source, day in followup.data_until.items())
+    parts = [f"Data t.o.m. {until}" if until else "Ingen data inläst"]
+    if followup.produced_at is not None:
+        produced = followup.produced_at
+        if produced.tzinfo is None:
+            produced = produced.replace(tzinfo=UTC)  # DuckDB returns the stored UTC time without its zone
+        parts.append(f"framtagen {produced.astimezone(STOCKHOLM):%Y-%m-%d %H:%M}")
+    return "; ".join(parts)
+
+
+def to_html(data: ReportData, *, public: bool = False) -> str:
+    """`public`: the per-area tables too, small counts suppressed as in the Markdown report."""
     followup = data.followup
     title = f"{followup.kommun} ({followup.kommunkod})" if followup.kommun else followup.kommunkod
     heading = f"Medborgarlöften {title} {followup.year}: uppföljning per tertial"
     body = [
         "<header>",
         f"<h1>{escape(heading)}</h1>",
-        '<p class="meta">Värde under tertialen, hittills under året inom parentes. '
-        f"Körning: {escape(', '.join(followup.run_ids) or '–')}</p>",
+        f'<p class="meta provenance">{escape(provenance_line(followup))}</p>',
+        '<p class="meta">Värde under tertialen, hittills under året inom parentes.</p>',
         "</header>",
         "<main>",
     ]
     for section in followup.sections:
         items = [m for m in followup.measures if m.section_no == section["section_no"]]
-        body += _section(section, items)
+        body += _section(section, items, public)
     body += _map_section(data.map)
     body += [
         '<section id="datakvalitet"><h2>Datakvalitet</h2><ul class="quality">',
         *[f"<li>{escape(line)}</li>" for line in followup.quality_lines()],
         "</ul></section>",
         "</main>",
+        # The run ids are for whoever traces a number back to its load (lofte audit --run …).
+        f'<footer><p class="note">Körning: {escape(", ".join(followup.run_ids) or "–")}</p></footer>',
     ]
     return "\n".join(
         [
@@ -115,7 +133,7 @@ def to_html(data: ReportData) -> str:
     )
 
 
-def _section(section: dict, items: list[MeasureFollowup]) -> list[str]:
+def _section(section: dict, items: list[MeasureFollowup], public: bool = False) -> list[str]:
     out = [f'<section class="promise" id="avsnitt-{int(section["section_no"])}">']
     out.append(f"<h2>{escape(str(section['title']))}</h2>")
     if section.get("promise"):
@@ -139,6 +157,22 @@ def _section(section: dict, items: list[MeasureFollowup]) -> list[str]:
             out.append('<ul class="activities">')
             out += [f"<li>{escape(line.replace('**', ''))}</li>" for line in activity_lines(item)]
             out.append("</ul>")
+    for item in items if public else []:
+        table = area_table(item)
+        if table is None:
+            continue
+        out.append(
+            f"<p><strong>{escape(item.measure.label)}: per område</strong> "
+            '<span class="note">(färre än 3 visas som &lt;3, .. döljs)</span></p>'
+        )
+        out.append(
+            f'<table class="areas" data-measure="{escape(item.measure.id)}"><thead><tr><th>Område</th>'
+            "<th>Tertial 1</th><th>Tertial 2</th><th>Tertial 3</th></tr></thead><tbody>"
+        )
+        for area, shown_cells in zip(*table, strict=True):
+            tds = "".join(f'<td class="num">{escape(c)}</td>' for c in shown_cells)
+            out.append(f'<tr><th scope="row">{escape(area)}</th>{tds}</tr>')
+        out.append("</tbody></table>")
     out.append('<div class="charts">')
     out += [_chart(item) for item in items]
     out += ["</div>", "</section>"]
@@ -328,11 +362,25 @@ def _map_svg(data: MapData, colour: dict[str, str]) -> str:
 def _map_aside(data: MapData, codes: list[str], colour: dict[str, str], missing: int) -> str:
     counts = Counter(data.hobit.tolist())
     legend = "".join(
-        f'<tr><td><span class="swatch" style="background:{colour[c]}"></span>{escape(c)}</td>'
+        f'<tr><td><span class="swatch" style="background:{colour[c]}"></span>{escape(hobit_display(c))}</td>'
         f'<td class="num">{counts[c]}</td></tr>'
         for c in codes
     )
     legend += f'<tr class="no-coordinates"><td>Saknar koordinater</td><td class="num">{missing}</td></tr>'
+    # The outlines: one entry per layer, drawn as on the map (solid, dashed), and the kommun's border.
+    layers = list(dict.fromkeys(a.layer for a in data.areas))
+    outlines = "".join(
+        f'<tr class="layer" data-layer="{escape(layer)}"><td><svg width="28" height="14" aria-hidden="true">'
+        f'<rect x="1" y="1" width="26" height="12" {LAYER_STYLES[i % len(LAYER_STYLES)]}/></svg></td>'
+        f"<td>{escape(layer)}</td></tr>"
+        for i, layer in enumerate(layers)
+    )
+    if data.kommun_outline:
+        outlines += (
+            '<tr class="layer kommun"><td><svg width="28" height="14" aria-hidden="true"><rect x="1" y="1" '
+            'width="26" height="12" fill="#f1f3ee" stroke="#9aa39a" stroke-width="1"/></svg></td>'
+            "<td>Kommungräns</td></tr>"
+        )
 
     areas = "".join(
         f'<tr data-area="{escape(a.area_id)}"><td>{escape(a.name)}</td><td>{escape(a.layer)}</td>'
@@ -348,6 +396,8 @@ def _map_aside(data: MapData, codes: list[str], colour: dict[str, str], missing:
         "<aside>"
         f'<table class="legend"><thead><tr><th>HOBIT</th><th>Antal</th></tr></thead><tbody>{legend}'
         f"</tbody></table>{invalid}"
+        '<table class="outlines"><thead><tr><th>Linje</th><th>Områdeslager</th></tr></thead>'
+        f"<tbody>{outlines}</tbody></table>"
         '<table class="area-dots"><thead><tr><th>Område</th><th>Lager</th><th>Prickar</th></tr></thead>'
         f"<tbody>{areas}</tbody></table>"
         "</aside>"

@@ -46,7 +46,9 @@ def area_table(item: MeasureFollowup) -> tuple[list[str], list[list[str]]] | Non
     )
     values = {(str(r.area_id), int(r.tertial)): int(r.value) for r in rows.itertuples() if pd.notna(r.value)}
     counts = [[values.get((area, t), 0) for t in TERTIALS] for area in areas]
-    return areas, shown(counts)
+    # Readers know the areas by name: the view's name (its Swedish label for the breakdown's own rows).
+    names = dict(zip(rows["area_id"].astype(str), rows["area_name"].astype(str), strict=True))
+    return [names.get(area, area) for area in areas], shown(counts)
 
 
 def to_markdown(followup: Followup, *, public: bool = False) -> str:

@@ -128,6 +128,19 @@ KNOWN_HOBIT_CODES = frozenset(
     }
 )
 
+# How the contract spells the codes (folded forms are for matching only): what reports show.
+HOBIT_DISPLAY = {
+    "ORDNINGSHALLNING": "ORDNINGSHÅLLNING",
+    "PLATSUNDERSOKNING": "PLATSUNDERSÖKNING",
+    "OVRIGT": "ÖVRIGT",
+}
+
+
+def hobit_display(code: str) -> str:
+    """A stored (folded) HOBIT code as the contract writes it; an unknown code as it was stored."""
+    return HOBIT_DISPLAY.get(code, code)
+
+
 # Sweden's box in SWEREF 99 TM: a pair outside it is invalid (the row is kept without coordinates).
 NORTHING_RANGE = (6_130_000.0, 7_675_000.0)
 EASTING_RANGE = (260_000.0, 925_000.0)

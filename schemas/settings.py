@@ -29,6 +29,8 @@ _ACCEPTS = {
     "config_dir": "a folder path",
     "inbox_dir": "a folder path",
     "debug": "1/true/yes or 0/false/no",
+    "alert_command": "a shell command",
+    "alert_webhook": "an http:// or https:// URL",
 }
 
 
@@ -52,6 +54,17 @@ class Settings(BaseSettings):
     inbox_dir: Path = Path("/inbox")
     # Show tracebacks of unexpected errors instead of one line.
     debug: bool = False
+    # Run when a scheduled run (nightly, backfill) fails or crashes (flows/alerts.py).
+    alert_command: str | None = None
+    # POSTed a JSON message when a scheduled run fails or crashes.
+    alert_webhook: str | None = None
+
+    @field_validator("alert_webhook")
+    @classmethod
+    def _http(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() and not re.match(r"^https?://", value.strip()):
+            raise ValueError("not an http(s) URL")
+        return value.strip() or None if value is not None else None
 
     @field_validator("duckdb_memory_limit", "pg_work_mem")
     @classmethod

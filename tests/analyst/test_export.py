@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from cli import app
@@ -64,3 +66,29 @@ def test_export_command(loaded_duckdb: str, tmp_path: Path) -> None:
     assert written == sorted(f"{name}.csv" for name in EXPORTS)
     bad = CliRunner().invoke(app, ["export", "--out", str(tmp_path), "--format", "xls"])
     assert bad.exit_code == 2
+
+
+def test_export_keeps_types_names_the_kommun_and_types_empty_views(loaded_url: str, tmp_path: Path) -> None:
+    store = Warehouse(loaded_url)
+    try:
+        with store.begin() as conn:
+            result = export(conn, tmp_path)
+    finally:
+        store.dispose()
+    folder = tmp_path / KOMMUN / str(YEAR)
+    brott = pq.read_schema(folder / "brott.parquet")
+    assert brott.field("datum").type == pa.date32() and brott.field("brottsdatum").type == pa.date32()
+    hr = pd.read_parquet(folder / "handelserapporter.parquet")
+    assert pq.read_schema(folder / "handelserapporter.parquet").field("datum").type == pa.date32()
+    assert set(hr["kommun"]) == {"Eskilstuna"}
+    empty = [(k, y, name) for (k, y, name), n in result.rows.items() if n == 0]
+    assert empty  # the fixture has partitions without some sources
+    for k, y, name in empty:
+        schema = pq.read_schema(tmp_path / k / str(y) / f"{name}.parquet")
+        assert not any(pa.types.is_null(f.type) for f in schema) and "kommunkod" in schema.names
+        header = (tmp_path / k / str(y) / f"{name}.csv").read_text(encoding="utf-8-sig").splitlines()
+        assert header and header[0].startswith(schema.names[0])
+    manifest = json.loads((tmp_path / "manifest.json").read_text(encoding="utf-8"))
+    mine = next(p for p in manifest["partitions"] if (p["kommunkod"], p["year"]) == (KOMMUN, YEAR))
+    assert mine["files"]["brott"] == result.rows[(KOMMUN, YEAR, "brott")]
+    assert mine["data_until"]["status"].startswith(str(YEAR))

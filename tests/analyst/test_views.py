@@ -273,3 +273,27 @@ def test_the_documented_example_queries_run(loaded_url: str) -> None:
     finally:
         engine.dispose()
     assert all(n > 0 for n in answered[:-1]), answered  # the last (rejected rows of one file) may be empty
+
+
+def test_the_documented_rejected_rows_query_gives_each_line_once_when_a_file_was_loaded_twice(
+    duckdb_url: str,
+) -> None:
+    from tests.analyst.conftest import load_fixture
+    from tests.conftest import ESKILSTUNA_2020
+
+    load_fixture(duckdb_url, run_id="20201231T000000Z-first")
+    load_fixture(duckdb_url, run_id="20201231T000001Z-second")  # the same files again
+    query = next(q for q in _doc_queries() if "FROM rejected_row" in q)
+    engine = sa.create_engine(duckdb_url)
+    try:
+        with engine.connect() as conn:
+            lines = [r.line for r in conn.execute(sa.text(query))]
+            rejected = conn.execute(
+                sa.text(
+                    "SELECT rows_rejected FROM load_file WHERE file_name = 'status_2020_jan-maj.csv' LIMIT 1"
+                )
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert (ESKILSTUNA_2020 / "status" / "status_2020_jan-maj.csv").exists()
+    assert lines and len(lines) == len(set(lines)) == rejected

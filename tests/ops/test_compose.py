@@ -124,3 +124,78 @@ def test_dockerfile_installs_lofte_on_python_311_slim_from_the_lock() -> None:
     assert re.search(r"^RUN pip install --require-hashes -r requirements\.lock$", dockerfile, re.MULTILINE)
     assert re.search(r"^RUN pip install --no-deps \.", dockerfile, re.MULTILINE)
     assert 'CMD ["python", "-m", "flows.deployments"]' in dockerfile
+
+
+def interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's `${VAR}`, `${VAR:-default}` (default itself interpolated) and `${VAR:?message}`."""
+    out, i = "", 0
+    while i < len(text):
+        if text.startswith("$$", i):
+            out, i = out + "$", i + 2
+            continue
+        if not text.startswith("${", i):
+            out, i = out + text[i], i + 1
+            continue
+        depth, j = 1, i + 2
+        while depth:
+            depth += {"{": 1, "}": -1}.get(text[j], 0) if text[j - 1] == "$" or text[j] == "}" else 0
+            j += 1
+        body = text[i + 2 : j - 1]
+        name, op, rest = re.match(r"([A-Z0-9_]+)(:-|:\?)?(.*)", body, re.S).groups()  # type: ignore[union-attr]
+        value = env.get(name, "")
+        if not value and op == ":-":
+            value = interpolate(rest, env)
+        if not value and op == ":?":
+            raise ValueError(rest)
+        out, i = out + value, j
+    return out
+
+
+def test_the_ui_follows_prefect_ui_port_alone(compose: dict[str, Any]) -> None:
+    server = compose["services"]["prefect-server"]
+    env = {"PREFECT_DB_PASSWORD": "x", "PREFECT_UI_PORT": "4300"}
+    assert interpolate(server["environment"]["PREFECT_UI_API_URL"], env) == "http://localhost:4300/api"
+    assert [interpolate(p, env) for p in server["ports"]] == ["127.0.0.1:4300:4200"]
+    default = {"PREFECT_DB_PASSWORD": "x"}
+    assert interpolate(server["environment"]["PREFECT_UI_API_URL"], default) == "http://localhost:4200/api"
+    named = {**env, "PREFECT_UI_API_URL": "https://prefect.example.se/api"}
+    assert interpolate(server["environment"]["PREFECT_UI_API_URL"], named) == "https://prefect.example.se/api"
+
+
+def test_grace_periods_and_the_database_published_on_localhost(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert services["lofte"]["stop_grace_period"] == "2m"
+    assert services["warehouse-db"]["stop_grace_period"]
+    env = {"POSTGRES_SUPERUSER_PASSWORD": "x", "LOFTE_DB_PASSWORD": "x", "LOFTE_ANALYST_PASSWORD": "x"}
+    assert [interpolate(p, env) for p in services["warehouse-db"]["ports"]] == ["127.0.0.1:5432:5432"]
+    assert "prefect-db" not in {n for n, s in services.items() if s.get("ports")}
+
+
+def test_the_superuser_is_refused_over_tcp_before_the_images_password_rule(tmp_path: Path) -> None:
+    """The postgres image ends pg_hba.conf with `host all all all scram-sha-256`; the init script puts the
+    superuser's rules first, and pg_hba.conf's first matching line decides."""
+    hba = tmp_path / "pg_hba.conf"
+    image_default = "local all all trust\nhost all all 127.0.0.1/32 trust\nhost all all all scram-sha-256\n"
+    hba.write_text(image_default, encoding="utf-8")
+    script = ROOT / "docker/postgres/warehouse-init/02-superuser-local-only.sh"
+    done = subprocess.run(
+        ["sh", str(script)], env={"PG_HBA": str(hba), "POSTGRES_USER": "postgres"}, timeout=30
+    )
+    assert done.returncode == 0
+    rules = [line.split() for line in hba.read_text(encoding="utf-8").splitlines() if line and line[0] != "#"]
+
+    def first_match(kind: str, user: str, address: str) -> str:
+        for rule in rules:
+            if (
+                rule[0] == kind
+                and rule[2] in (user, "all")
+                and (kind == "local" or rule[3] in (address, "all"))
+            ):
+                return rule[-1]
+        return "none"
+
+    assert first_match("host", "postgres", "172.18.0.1/32") == "reject"  # through the published port
+    assert first_match("host", "postgres", "127.0.0.1/32") == "scram-sha-256"  # the healthcheck, inside
+    assert first_match("local", "postgres", "") == "trust"  # docker compose exec … psql -U postgres
+    assert first_match("host", "lofte", "172.18.0.1/32") == "scram-sha-256"
+    assert first_match("host", "analyst", "172.18.0.1/32") == "scram-sha-256"
