@@ -7,7 +7,8 @@ Inside one transaction holding the writers' lock:
    wins) and replace the facts with the same key, with their area memberships;
 3. rejected rows and warnings replace those of the same files (by SHA-256);
 4. the partitions touched (new rows, the old versions they replaced, the promises given) get their
-   `source_quality` and `followup_aggregate` rows rewritten;
+   `source_quality`, `followup_aggregate` and lägesbild rows rewritten (the lägesbild also for the
+   year after each, which compares with it);
 5. the run is marked finished and its staging rows are dropped.
 A failure anywhere rolls all of it back: the warehouse is as before the run.
 """
@@ -26,6 +27,7 @@ from load.aggregate import FACT_TABLES, Partition, recompute_followup, recompute
 from load.backend import Backend
 from load.config_state import areas_sha, promises_key, promises_sha, record_document
 from load.faults import checkpoint
+from load.lagesbild import lagesbild_partitions, recompute_lagesbild
 from load.staging import FACT_STAGING
 from load.warehouse import Warehouse, now_utc
 from schemas import warehouse as w
@@ -81,6 +83,8 @@ def merge_run(
         with_promises = _partitions_with_promises(conn, wanted)
         for partition in sorted(with_promises):
             recompute_followup(conn, partition, run_id, updated_at)
+        for partition in sorted(lagesbild_partitions(conn, wanted)):
+            recompute_lagesbild(conn, backend, partition, run_id, updated_at)
         result.partitions_changed = sorted(changed)
         result.followup_partitions = sorted(with_promises)
         if finish:
@@ -158,6 +162,7 @@ def _replace_areas(conn: Connection, areas: list[Area]) -> None:
                 "valid_from": a.valid_from,
                 "valid_to": a.valid_to,
                 "geometry_wkt": a.geometry.wkt,
+                "befolkning": a.befolkning,
             }
             for a in areas
         ]

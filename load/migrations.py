@@ -98,6 +98,39 @@ def _membership_partitions(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def load_folkmangd(conn: Connection) -> None:
+    """The shipped population (schemas/reference/kommun_folkmangd.csv, based on SCB); a run's
+    --population rows (another `source`) are kept."""
+    text = resources.files("schemas").joinpath("reference/kommun_folkmangd.csv").read_text(encoding="utf-8")
+    rows = [
+        {
+            "kommunkod": r["kommunkod"],
+            "year": int(r["year"]),
+            "folkmangd": int(r["folkmangd"]),
+            "source": "scb",
+        }
+        for r in csv.DictReader(text.splitlines())
+    ]
+    fm = w.dim_folkmangd
+    given = set(conn.execute(sa.select(fm.c.kommunkod, fm.c.year).where(fm.c.source != "scb")).tuples())
+    conn.execute(sa.delete(fm).where(fm.c.source == "scb"))
+    conn.execute(sa.insert(fm), [r for r in rows if (r["kommunkod"], r["year"]) not in given])
+
+
+def _lagesbild(conn: Connection) -> None:
+    """The lägesbild: period_aggregate, weekday_hour_aggregate, the population (shipped) and the
+    areas' optional population; the views are remade because v_lagesbild and v_tid_pa_dygnet read them.
+    A warehouse made by step 1 after these definitions already has the tables and the column."""
+    views.drop_all(conn)
+    for table in (w.period_aggregate, w.weekday_hour_aggregate, w.dim_folkmangd):
+        table.create(conn, checkfirst=True)
+    if "befolkning" not in {c["name"] for c in sa.inspect(conn).get_columns(w.dim_area.name)}:
+        conn.execute(sa.text("ALTER TABLE dim_area ADD COLUMN befolkning INTEGER"))
+    if conn.execute(sa.select(sa.func.count()).select_from(w.dim_folkmangd)).scalar_one() == 0:
+        load_folkmangd(conn)
+    views.create_all(conn)
+
+
 STEPS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "tables of the follow-up warehouse, Brå's crime codes", _create_v1),
     (2, "the analysts' views (v_…, docs/warehouse.md)", views.create_all),
@@ -105,6 +138,7 @@ STEPS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "PostgreSQL: fact tables indexed by partition (kommunkod, year)", _partition_indexes),
     (5, "PostgreSQL: staging without the file SHA-256 and the memberships' keys", _narrow_staging),
     (6, "area memberships carry their fact's partition (kommunkod, year)", _membership_partitions),
+    (8, "the lägesbild: period_aggregate, weekday_hour_aggregate, population, areas' befolkning", _lagesbild),
 ]
 
 

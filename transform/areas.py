@@ -35,6 +35,7 @@ class Area:
     valid_from: date | None  # inclusive; None = open
     valid_to: date | None  # inclusive; None = open
     geometry: BaseGeometry  # WGS84 lon/lat, as in the file
+    befolkning: int | None = None  # optional population: the lägesbild's rates per 100 000 for the area
 
 
 def parse_areas(document: Any, name: str) -> list[Area]:
@@ -78,6 +79,11 @@ def parse_areas(document: Any, name: str) -> list[Area]:
             raise ConfigError(f"{where}: geometry is not a GeoJSON Polygon or MultiPolygon") from None
         if geometry.geom_type not in ("Polygon", "MultiPolygon") or geometry.is_empty:
             raise ConfigError(f"{where}: geometry is not a GeoJSON Polygon or MultiPolygon")
+        befolkning = props.get("befolkning")
+        if befolkning is not None and (
+            isinstance(befolkning, bool) or not isinstance(befolkning, int) or befolkning <= 0
+        ):
+            raise ConfigError(f"{where}: befolkning {befolkning!r} is not a positive whole number")
         if not geometry.is_valid:
             raise ConfigError(f"{where}: polygon is invalid ({shapely.is_valid_reason(geometry)})")
         minx, miny, maxx, maxy = geometry.bounds
@@ -93,6 +99,7 @@ def parse_areas(document: Any, name: str) -> list[Area]:
                 valid_from=valid_from,
                 valid_to=valid_to,
                 geometry=geometry,
+                befolkning=befolkning,
             )
         )
     return areas
