@@ -21,6 +21,7 @@ from load.backend import Backend
 from schemas import warehouse as w
 from schemas.contracts import Source
 from schemas.promises import Measure
+from transform.followup import ALL
 from transform.lagesbild import Loaded, period_rows, weekday_hour_rows
 
 # The local time of a unit: when in the week it happened (activities have a date only).
@@ -61,8 +62,8 @@ def _populations(conn: Connection, kommunkod: str, year: int) -> tuple[int | Non
         sa.select(area.c.area_id, area.c.befolkning).where(
             area.c.kommunkod == kommunkod, area.c.befolkning.is_not(None)
         )
-    ).tuples()
-    return kommun, dict(areas.all())
+    )
+    return kommun, {area_id: int(n) for area_id, n in areas}
 
 
 def lagesbild_rows(
@@ -116,11 +117,39 @@ def lagesbild_partitions(conn: Connection, recomputed: set[Partition]) -> set[Pa
         return set()
     pm = w.promise_measure
     kommuner = sorted({k for k, _ in recomputed})
-    stored = set(
-        conn.execute(
-            sa.select(pm.c.kommunkod, pm.c.year).where(pm.c.kommunkod.in_(kommuner)).distinct()
-        ).tuples()
-    )
+    query = sa.select(pm.c.kommunkod, pm.c.year).where(pm.c.kommunkod.in_(kommuner)).distinct()
+    stored = {(k, y) for k, y in conn.execute(query)}
     return {p for p in recomputed if p in stored} | {
         (k, y + 1) for k, y in recomputed if (k, y + 1) in stored
     }
+
+
+def refresh_populations(conn: Connection, kommuner: list[str]) -> None:
+    """Populations and rates of the kommuner's stored lägesbild rows, from `dim_folkmangd` (ALL rows)
+    and the areas' `befolkning` (area rows): a new areas or population file applies at once, without
+    recounting (a backfill writes its areas after the years it merged)."""
+    if not kommuner:
+        return
+    pa_, fm, area = w.period_aggregate, w.dim_folkmangd, w.dim_area
+    kommun = (
+        sa.select(fm.c.folkmangd)
+        .where(fm.c.kommunkod == pa_.c.kommunkod, fm.c.year == pa_.c.year)
+        .scalar_subquery()
+    )
+    of_area = (
+        sa.select(area.c.befolkning)
+        .where(area.c.area_id == pa_.c.area_id, area.c.kommunkod == pa_.c.kommunkod)
+        .scalar_subquery()
+    )
+    population = sa.case((pa_.c.area_id == ALL, kommun), else_=of_area)
+    conn.execute(sa.update(pa_).where(pa_.c.kommunkod.in_(kommuner)).values(population=population))
+    conn.execute(
+        sa.update(pa_)
+        .where(pa_.c.kommunkod.in_(kommuner))
+        .values(
+            rate_per_100k=sa.case(
+                (pa_.c.population > 0, sa.cast(pa_.c.value, sa.Double) * 100_000 / pa_.c.population),
+                else_=None,
+            )
+        )
+    )

@@ -27,7 +27,7 @@ from load.aggregate import FACT_TABLES, Partition, recompute_followup, recompute
 from load.backend import Backend
 from load.config_state import areas_sha, promises_key, promises_sha, record_document
 from load.faults import checkpoint
-from load.lagesbild import lagesbild_partitions, recompute_lagesbild
+from load.lagesbild import lagesbild_partitions, recompute_lagesbild, refresh_populations
 from load.staging import FACT_STAGING
 from load.warehouse import Warehouse, now_utc
 from schemas import warehouse as w
@@ -85,6 +85,8 @@ def merge_run(
             recompute_followup(conn, partition, run_id, updated_at)
         for partition in sorted(lagesbild_partitions(conn, wanted)):
             recompute_lagesbild(conn, backend, partition, run_id, updated_at)
+        if areas is not None:
+            refresh_populations(conn, sorted({a.kommunkod for a in areas}))
         result.partitions_changed = sorted(changed)
         result.followup_partitions = sorted(with_promises)
         if finish:

@@ -112,7 +112,9 @@ def load_folkmangd(conn: Connection) -> None:
         for r in csv.DictReader(text.splitlines())
     ]
     fm = w.dim_folkmangd
-    given = set(conn.execute(sa.select(fm.c.kommunkod, fm.c.year).where(fm.c.source != "scb")).tuples())
+    given = {
+        (k, y) for k, y in conn.execute(sa.select(fm.c.kommunkod, fm.c.year).where(fm.c.source != "scb"))
+    }
     conn.execute(sa.delete(fm).where(fm.c.source == "scb"))
     conn.execute(sa.insert(fm), [r for r in rows if (r["kommunkod"], r["year"]) not in given])
 

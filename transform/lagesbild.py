@@ -57,7 +57,7 @@ def calendar(year: int) -> pd.DataFrame:
     """One row per day of `year`: its week (start clipped to the year, pairing key) and its month."""
     days = pd.date_range(date(year, 1, 1), date(year, 12, 31), freq="D")
     iso = days.isocalendar()
-    monday = days - pd.to_timedelta(days.weekday, unit="D")
+    monday = days - pd.to_timedelta(days.day_of_week, unit="D")
     week_start = np.maximum(monday, pd.Timestamp(year, 1, 1))
     offset = iso["year"].to_numpy() - year
     week_key = np.where(offset < 0, FIRST_DAYS, np.where(offset > 0, LAST_DAYS, iso["week"].to_numpy()))
