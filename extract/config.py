@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from extract.readers import Aliases
@@ -13,6 +16,7 @@ from schemas.contracts import CONTRACTS, Source
 from schemas.errors import ConfigError, InputFileError
 from schemas.promises import Promises, parse_promises
 from transform.areas import Area, parse_areas
+from transform.text import pad_code4
 
 
 def load_promises(path: Path) -> Promises:
@@ -32,6 +36,30 @@ def load_areas(path: Path) -> list[Area]:
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
     return parse_areas(document, str(path))
+
+
+def load_population(path: Path) -> pd.DataFrame:
+    """A population file with the shipped file's columns (kommunkod, year, folkmangd; kommun optional):
+    one row per (kommunkod, year), the population on 31 December."""
+    try:
+        text = read_text(path)
+    except InputFileError as exc:
+        raise ConfigError(str(exc)) from None
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"kommunkod", "year", "folkmangd"} - {(c or "").strip() for c in reader.fieldnames or []}
+    if missing:
+        raise ConfigError(f"{path}: columns missing: {', '.join(sorted(missing))}")
+    rows: dict[tuple[str, int], int] = {}
+    for line, row in enumerate(reader, start=2):
+        kommunkod = pad_code4(row["kommunkod"])
+        year, folkmangd = row["year"].strip(), row["folkmangd"].strip().replace(" ", "")
+        if kommunkod is None or not year.isdigit() or not folkmangd.isdigit() or int(folkmangd) == 0:
+            raise ConfigError(f"{path}:{line}: expected a kommunkod, a year and a population, got {row}")
+        rows[(kommunkod, int(year))] = int(folkmangd)
+    return pd.DataFrame(
+        [{"kommunkod": k, "year": y, "folkmangd": n, "source": path.name} for (k, y), n in rows.items()],
+        columns=["kommunkod", "year", "folkmangd", "source"],
+    )
 
 
 def load_aliases(path: Path | None) -> Aliases:

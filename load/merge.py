@@ -53,12 +53,14 @@ def merge_run(
     recompute: set[Partition] | None = None,
     finish: bool = True,
     updated_at: datetime | None = None,
+    population: pd.DataFrame | None = None,
 ) -> MergeResult:
     """Merge what the run staged, in one transaction.
 
     `years` limits the merge to facts whose winning version falls in those years (a backfill merges
     year by year, each retryable on its own); `recompute` adds partitions to rewrite even if no fact
-    changed; `finish` marks the run and its files done and drops its staging rows.
+    changed; `finish` marks the run and its files done and drops its staging rows; `population`
+    (kommunkod, year, folkmangd, source) adds or overrides years of `dim_folkmangd`.
     """
     updated_at = updated_at or now_utc()
     result = MergeResult()
@@ -85,8 +87,11 @@ def merge_run(
             recompute_followup(conn, partition, run_id, updated_at)
         for partition in sorted(lagesbild_partitions(conn, wanted)):
             recompute_lagesbild(conn, backend, partition, run_id, updated_at)
-        if areas is not None:
-            refresh_populations(conn, sorted({a.kommunkod for a in areas}))
+        refreshed = {a.kommunkod for a in areas or []}
+        if population is not None and len(population):
+            _replace_population(conn, population)
+            refreshed |= set(population["kommunkod"])
+        refresh_populations(conn, sorted(refreshed))
         result.partitions_changed = sorted(changed)
         result.followup_partitions = sorted(with_promises)
         if finish:
@@ -147,6 +152,17 @@ def _replace_promises(conn: Connection, promises: Promises, run_id: str) -> None
         )
     ]
     conn.execute(sa.insert(w.promise_measure), measures)
+
+
+def _replace_population(conn: Connection, population: pd.DataFrame) -> None:
+    fm = w.dim_folkmangd
+    keys = list(zip(population["kommunkod"], population["year"], strict=True))
+    for start in range(0, len(keys), 200):
+        chunk = keys[start : start + 200]
+        conn.execute(
+            sa.delete(fm).where(sa.or_(*[(fm.c.kommunkod == k) & (fm.c.year == int(y)) for k, y in chunk]))
+        )
+    conn.execute(sa.insert(fm), population.astype(object).to_dict("records"))
 
 
 def _replace_areas(conn: Connection, areas: list[Area]) -> None:

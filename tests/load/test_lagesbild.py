@@ -25,7 +25,15 @@ from shapely.geometry import shape
 
 from load.warehouse import Warehouse, now_utc
 from pipeline.config import read_config
-from pipeline.run import begin_run, finish_backfill, merge_year, new_run_id, open_warehouse, run_guard
+from pipeline.run import (
+    begin_run,
+    finish_backfill,
+    load_exports,
+    merge_year,
+    new_run_id,
+    open_warehouse,
+    run_guard,
+)
 from pipeline.stage import stage_export
 from schemas.contracts import Source
 
@@ -294,3 +302,18 @@ def test_a_measure_whose_source_was_never_loaded_has_null_values(
     )
     assert sorted(Counter(storm["period"]).items()) == [("month", 12), ("week", 53)]
     assert storm["value"].isna().all() and storm["deviation"].isna().all()
+
+
+def test_a_population_file_overrides_the_shipped_year(
+    tmp_path: Path, warehouse_url: str, data: tuple[list[dict[str, Any]], list[Path], list[Path], Path]
+) -> None:
+    _, files, promises, areas = data
+    _backfill(warehouse_url, files, promises, areas, YEARS)
+    population = tmp_path / "folkmangd.csv"
+    population.write_text('"kommunkod","kommun","year","folkmangd"\n"0484","Eskilstuna",2020,200000\n')
+    load_exports(warehouse_url, [], read_config([], None, None, population))
+    got = _period_rows(warehouse_url)
+    assert (got.loc[got["year"] == 2020, "population"] == 200_000).all()
+    assert (got.loc[got["year"] == 2019, "population"] == ESKILSTUNA[2019]).all()
+    mine = got[got["year"] == 2020]
+    assert mine["rate_per_100k"].tolist() == pytest.approx((mine["value"] * 100_000 / 200_000).tolist())
