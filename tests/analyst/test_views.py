@@ -239,7 +239,7 @@ def test_create_all_is_repeatable_and_step_2_upgrades_a_v1_warehouse(duckdb_url:
                 migrations.STEPS[:] = steps
         with engine.begin() as conn:
             assert not set(ALL_VIEWS) & set(sa.inspect(conn).get_view_names())
-            assert migrations.upgrade(conn) == len(migrations.STEPS)
+            assert migrations.upgrade(conn) == max(v for v, _, _ in migrations.STEPS)
             views.create_all(conn)  # again: drops and recreates
             assert set(ALL_VIEWS) <= set(sa.inspect(conn).get_view_names())
             assert conn.execute(sa.select(sa.func.count()).select_from(view("v_followup"))).scalar_one() == 0
