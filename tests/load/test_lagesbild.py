@@ -199,8 +199,11 @@ def _read(url: str, sql: str) -> pd.DataFrame:
         store.dispose()
 
 
-@pytest.fixture
-def data(tmp_path: Path) -> tuple[list[dict[str, Any]], list[Path], list[Path], Path]:
+Data = tuple[list[dict[str, Any]], list[Path], list[Path], Path]
+
+
+def make_data(tmp_path: Path) -> Data:
+    """The raw rows, one STATUS file per year, the promises of both years and the areas file."""
     rows = _crimes()
     files = []
     for year in YEARS:
@@ -209,6 +212,11 @@ def data(tmp_path: Path) -> tuple[list[dict[str, Any]], list[Path], list[Path], 
         files.append(path)
     promises, areas = _config(tmp_path)
     return rows, files, promises, areas
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> Data:
+    return make_data(tmp_path)
 
 
 def _period_rows(url: str, area: str = "ALL") -> pd.DataFrame:
@@ -222,7 +230,7 @@ def _period_rows(url: str, area: str = "ALL") -> pd.DataFrame:
 
 
 def test_two_year_backfill_gives_known_weeks_months_last_year_rates_and_deviations(
-    warehouse_url: str, data: tuple[list[dict[str, Any]], list[Path], list[Path], Path]
+    warehouse_url: str, data: Data
 ) -> None:
     rows, files, promises, areas = data
     _backfill(warehouse_url, files, promises, areas, YEARS)
@@ -260,9 +268,7 @@ def test_two_year_backfill_gives_known_weeks_months_last_year_rates_and_deviatio
     assert len(actual[(actual["year"] == 2020) & (actual["period"] == "week")]) == 53  # 1 Jan is a Wednesday
 
 
-def test_area_rows_carry_the_areas_population(
-    warehouse_url: str, data: tuple[list[dict[str, Any]], list[Path], list[Path], Path]
-) -> None:
+def test_area_rows_carry_the_areas_population(warehouse_url: str, data: Data) -> None:
     rows, files, promises, areas = data
     _backfill(warehouse_url, files, promises, areas, YEARS)
     expected = _expected(rows, area=AREA)
@@ -278,9 +284,7 @@ def test_area_rows_carry_the_areas_population(
     assert len(outside) and outside["population"].isna().all() and outside["rate_per_100k"].isna().all()
 
 
-def test_loading_the_year_before_later_fills_last_year_of_the_next(
-    warehouse_url: str, data: tuple[list[dict[str, Any]], list[Path], list[Path], Path]
-) -> None:
+def test_loading_the_year_before_later_fills_last_year_of_the_next(warehouse_url: str, data: Data) -> None:
     rows, files, promises, areas = data
     _backfill(warehouse_url, files[1:], promises[1:], areas, YEARS[1:])
     assert _period_rows(warehouse_url)["value_last_year"].isna().all()
@@ -290,9 +294,7 @@ def test_loading_the_year_before_later_fills_last_year_of_the_next(
     assert list(got["value_last_year"]) == [p["value"] for p in _expected(rows)[(YEARS[0], "month")]]
 
 
-def test_a_measure_whose_source_was_never_loaded_has_null_values(
-    warehouse_url: str, data: tuple[list[dict[str, Any]], list[Path], list[Path], Path]
-) -> None:
+def test_a_measure_whose_source_was_never_loaded_has_null_values(warehouse_url: str, data: Data) -> None:
     _, files, promises, areas = data
     _backfill(warehouse_url, files, promises, areas, YEARS)
     storm = _read(
@@ -304,9 +306,7 @@ def test_a_measure_whose_source_was_never_loaded_has_null_values(
     assert storm["value"].isna().all() and storm["deviation"].isna().all()
 
 
-def test_a_population_file_overrides_the_shipped_year(
-    tmp_path: Path, warehouse_url: str, data: tuple[list[dict[str, Any]], list[Path], list[Path], Path]
-) -> None:
+def test_a_population_file_overrides_the_shipped_year(tmp_path: Path, warehouse_url: str, data: Data) -> None:
     _, files, promises, areas = data
     _backfill(warehouse_url, files, promises, areas, YEARS)
     population = tmp_path / "folkmangd.csv"
