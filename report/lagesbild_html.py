@@ -98,7 +98,7 @@ def _table(table: Table) -> str:
 def _small_multiples(item: MeasureLagesbild, until: date) -> str:
     """Per area (the whole kommun first): this year's weeks (line), last year's (grey), deviations (red)."""
     weeks = item.rows[(item.rows["period"] == "week") & (item.rows["period_start"] <= until)]
-    if not len(weeks):
+    if not weeks["value"].notna().any():  # the source had no rows: nothing to draw (missing is not zero)
         return ""
     areas = [ALL, *_area_order(sorted(set(weeks["area_id"]) - {ALL}))]
     figures = [_spark(weeks[weeks["area_id"] == a]) for a in areas]
@@ -143,9 +143,10 @@ def _spark(rows: pd.DataFrame) -> str:
     )
 
 
-def deviating_areas(data: Lagesbild, until: date) -> dict[str, list[str]]:
-    """Area id → the measures with a deviation in the area in the last weeks or the latest month."""
-    found: dict[str, list[str]] = {}
+def deviating_areas(data: Lagesbild, until: date) -> dict[str, tuple[str, list[str]]]:
+    """Area id → its name and the measures with a deviation in the area in the last weeks or the
+    latest month."""
+    found: dict[str, tuple[str, list[str]]] = {}
     for item in data.measures:
         rows = item.rows[(item.rows["area_id"] != ALL) & (item.rows["period_start"] <= until)]
         weeks = rows[rows["period"] == "week"]
@@ -156,8 +157,9 @@ def deviating_areas(data: Lagesbild, until: date) -> dict[str, list[str]]:
             ((rows["period"] == "week") & rows["period_start"].isin(recent_weeks))
             | ((rows["period"] == "month") & (rows["period_start"] == latest_month))
         ]
-        for area_id in sorted(set(recent.loc[recent["deviation"].fillna(False).astype(bool), "area_id"])):
-            found.setdefault(str(area_id), []).append(item.label)
+        flagged = recent[recent["deviation"].fillna(False).astype(bool)]
+        for area_id, name in sorted(set(zip(flagged["area_id"], flagged["area_name"], strict=True))):
+            found.setdefault(str(area_id), (str(name), []))[1].append(item.label)
     return found
 
 
@@ -183,7 +185,7 @@ def _map_section(data: Lagesbild, until: date) -> list[str]:
             'stroke="#9aa39a" stroke-width="1"/>'
         )
     for area in sorted(data.areas, key=lambda a: layers.index(a.layer)):
-        measures = deviating.get(area.area_id)
+        measures = deviating.get(area.area_id, ("", []))[1]
         style = (
             'class="area deviating-area"'
             if measures
@@ -205,10 +207,9 @@ def _map_section(data: Lagesbild, until: date) -> list[str]:
             f'stroke="#ffffff" stroke-width="3" paint-order="stroke">{escape(area.name)}</text>'
         )
     parts.append("</svg>")
-    names = {a.area_id: a.name for a in data.areas}
     listed = "".join(
-        f'<li data-area="{escape(a)}">{escape(names.get(a, a))}: {escape(", ".join(m))}</li>'
-        for a, m in sorted(deviating.items())
+        f'<li data-area="{escape(a)}">{escape(name)}: {escape(", ".join(m))}</li>'
+        for a, (name, m) in sorted(deviating.items(), key=lambda kv: kv[1][0])
     )
     return [
         '<section id="karta"><h2>Områden med avvikelse</h2>',
