@@ -82,21 +82,26 @@ def periods(year: int) -> pd.DataFrame:
 
 
 def poisson_upper(mean: np.ndarray, quantile: float = QUANTILE) -> np.ndarray:
-    """The smallest k with P(X ≤ k) ≥ quantile for X ~ Poisson(mean), per element (NaN stays NaN)."""
+    """The smallest k with P(X ≤ k) ≥ quantile for X ~ Poisson(mean), per element (NaN stays NaN).
+
+    Exact, summed in log space over a window of ±8 standard deviations around each mean (the mass
+    outside it is below 1e-14), so a large mean costs a window, not every k from 0."""
     mean = np.asarray(mean, dtype=float)
     result = np.full(mean.shape, np.nan)
     known = ~np.isnan(mean)
     if not known.any():
         return result
     means, inverse = np.unique(mean[known], return_inverse=True)  # few distinct means: sums of 8 counts / 8
-    top = int(means.max() + 12 * np.sqrt(means.max()) + 20)
-    k = np.arange(top + 1)
-    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, top + 1)))])
+    spread = 8 * np.sqrt(means) + 8
+    low = np.maximum(np.floor(means - spread), 0).astype(np.int64)
+    width = int(np.ceil(2 * spread.max())) + 2
+    k = low[:, None] + np.arange(width)[None, :]
+    log_factorial = np.concatenate([[0.0], np.cumsum(np.log(np.arange(1, int(k.max()) + 1)))])
     log_mean = np.log(np.where(means > 0, means, 1.0))
-    log_pmf = k[None, :] * log_mean[:, None] - means[:, None] - log_factorial[None, :]
-    log_pmf[means == 0, 1:] = -np.inf  # Poisson(0) is always 0
+    log_pmf = k * log_mean[:, None] - means[:, None] - log_factorial[k]
+    log_pmf[(means == 0)[:, None] & (k > 0)] = -np.inf  # Poisson(0) is always 0
     cdf = np.cumsum(np.exp(log_pmf), axis=1)
-    limits = np.argmax(cdf >= quantile - 1e-12, axis=1).astype(float)
+    limits = (low + np.argmax(cdf >= quantile - 1e-12, axis=1)).astype(float)
     result[known] = limits[inverse]
     return result
 
