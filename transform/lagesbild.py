@@ -158,9 +158,11 @@ def period_rows(
         if not state.this_year:
             rows.loc[rows["year"] == year, "value"] = np.nan
         rows = rows.sort_values(["area_id", "period", "period_start"], kind="stable").reset_index(drop=True)
-        series = rows.groupby(["area_id", "period"])["value"]
+        keys = [rows["area_id"], rows["period"]]
+        previous = rows.groupby(keys)["value"].shift(1)
         # min_periods=HISTORY: a missing (NULL) period among the eight leaves too few to judge
-        mean = series.transform(lambda v: v.shift(1).rolling(HISTORY, min_periods=HISTORY).mean())
+        mean = previous.groupby(keys).rolling(HISTORY, min_periods=HISTORY).mean()
+        mean = mean.reset_index(level=[0, 1], drop=True).reindex(rows.index)
         limit = poisson_upper(mean.to_numpy())
         deviation = pd.Series(rows["value"].to_numpy() > limit, dtype="boolean")
         deviation[np.isnan(limit) | rows["value"].isna().to_numpy()] = pd.NA
