@@ -317,3 +317,31 @@ def test_a_population_file_overrides_the_shipped_year(tmp_path: Path, warehouse_
     assert (got.loc[got["year"] == 2019, "population"] == ESKILSTUNA[2019]).all()
     mine = got[got["year"] == 2020]
     assert mine["rate_per_100k"].tolist() == pytest.approx((mine["value"] * 100_000 / 200_000).tolist())
+
+
+def test_step_8_upgrades_a_warehouse_made_before_the_lagesbild(warehouse_url: str) -> None:
+    """A warehouse at step 6 (no lägesbild tables, dim_area without befolkning) gets them, the shipped
+    population and the views."""
+    from load import migrations, views
+
+    engine = sa.create_engine(warehouse_url)
+    try:
+        with engine.begin() as conn:
+            migrations.upgrade(conn)
+            views.drop_all(conn)  # back to before step 8: what step 8 adds is taken away again
+            for table in ("period_aggregate", "weekday_hour_aggregate", "dim_folkmangd"):
+                conn.execute(sa.text(f"DROP TABLE {table}"))
+            conn.execute(sa.text("ALTER TABLE dim_area DROP COLUMN befolkning"))
+            conn.execute(sa.text("DELETE FROM schema_version WHERE version = 8"))
+        with engine.begin() as conn:
+            migrations.upgrade(conn)
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("dim_area")}
+            assert "befolkning" in columns
+            population = conn.execute(
+                sa.text("SELECT folkmangd FROM dim_folkmangd WHERE kommunkod = '0484' AND year = 2019")
+            ).scalar_one()
+            assert population == ESKILSTUNA[2019]
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM dim_folkmangd")).scalar_one() == 290 * 7
+            assert {"v_lagesbild", "v_tid_pa_dygnet"} <= set(sa.inspect(conn).get_view_names())
+    finally:
+        engine.dispose()
