@@ -145,7 +145,7 @@ def test_postgres_upgrade_narrows_staging_made_wide(postgres_url: str) -> None:
         conn.execute(sa.text("ALTER TABLE stg_fact_brott ADD COLUMN file_sha256 TEXT"))
         conn.execute(sa.text("ALTER TABLE stg_fact_brott_area ADD COLUMN arendenummer TEXT"))
         conn.execute(sa.delete(w.schema_version).where(w.schema_version.c.version == 5))
-    assert warehouse.migrate() == len(migrations.STEPS)
+    assert warehouse.migrate() == max(v for v, _, _ in migrations.STEPS)
     with warehouse.begin() as conn:
         inspector = sa.inspect(conn)
         columns = {
@@ -177,7 +177,7 @@ def test_upgrade_gives_memberships_their_partition(tmp_path: Path, warehouse_url
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN kommunkod"))
             conn.execute(sa.text(f"ALTER TABLE {table} DROP COLUMN year"))
         conn.execute(sa.delete(w.schema_version).where(w.schema_version.c.version == 6))
-    assert warehouse.migrate() == len(migrations.STEPS)
+    assert warehouse.migrate() == max(v for v, _, _ in migrations.STEPS)
     fa, f = w.fact_brott_area, w.fact_brott
     with warehouse.begin() as conn:
         memberships = conn.execute(
