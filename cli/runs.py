@@ -124,6 +124,10 @@ def run(
     storm: Annotated[list[Path] | None, typer.Option("--storm", help="STORM-HOBIT log or folder")] = None,
     activities: Annotated[list[Path] | None, typer.Option("--activities", help="activity register")] = None,
     aliases: Annotated[Path | None, typer.Option("--aliases", help="header aliases (YAML)")] = None,
+    population: Annotated[
+        Path | None,
+        typer.Option("--population", help="population per kommun and year (CSV like the shipped one)"),
+    ] = None,
     warehouse: WarehouseOption = None,
 ) -> None:
     """Load exports (in the order given) and recompute the follow-up of the partitions they touch."""
@@ -138,7 +142,9 @@ def run(
         from flows.followup import file_task_runner, followup_run
 
         flow = followup_run.with_options(task_runner=file_task_runner(settings.file_workers))
-        summary = flow(expand(promises), areas, files, aliases, keep_password_out_of_flows(target))
+        summary = flow(
+            expand(promises), areas, files, aliases, keep_password_out_of_flows(target), population
+        )
     report_summary(summary)
 
 

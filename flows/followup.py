@@ -36,6 +36,7 @@ def followup_run(
     files: list[tuple[Source, Path]],
     aliases: Path | None = None,
     warehouse: str | None = None,
+    population: Path | None = None,
 ) -> RunSummary:
     """Load the given exports (in the order given) and recompute the partitions they touch.
 
@@ -43,14 +44,16 @@ def followup_run(
     is LOFTE_WAREHOUSE_URL, else ./lofte.duckdb."""
     interrupt.rearm()
     settings = load_settings()
-    config = load_config(promises, areas, aliases)
+    config = load_config(promises, areas, aliases, population)
     store = open_warehouse(warehouse, settings)
     now = scheduled_time()
     summary = RunSummary(run_id=new_run_id(now))
     with run_guard(store, summary.run_id, on_failure=abandon):
         begin_run(store, summary.run_id, "run")
         summary.audits = stage_files(store, summary.run_id, files, config)
-        summary.merged = merge(store, summary.run_id, config.promises, config.areas, now)
+        summary.merged = merge(
+            store, summary.run_id, config.promises, config.areas, now, population=config.population
+        )
         publish_summary(store, summary)
     return summary
 

@@ -11,6 +11,7 @@ import logging
 from datetime import datetime
 from pathlib import Path
 
+import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
@@ -40,8 +41,10 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
 
 
 @task(cache_policy=NO_CACHE)
-def load_config(promises: list[Path], areas: Path | None, aliases: Path | None) -> RunConfig:
-    return config_steps.read_config(promises, areas, aliases)
+def load_config(
+    promises: list[Path], areas: Path | None, aliases: Path | None, population: Path | None = None
+) -> RunConfig:
+    return config_steps.read_config(promises, areas, aliases, population)
 
 
 @task(cache_policy=NO_CACHE)
@@ -73,8 +76,9 @@ def merge(
     promises: list[Promises],
     areas: list[Area] | None,
     updated_at: datetime | None = None,
+    population: pd.DataFrame | None = None,
 ) -> MergeResult:
-    return run.merge_files(warehouse, run_id, promises, areas, updated_at)
+    return run.merge_files(warehouse, run_id, promises, areas, updated_at, population=population)
 
 
 @task(cache_policy=NO_CACHE, task_run_name="backfill-{year}")

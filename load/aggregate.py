@@ -8,8 +8,9 @@ rewritten inside the caller's transaction, so readers see the old partition or t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
@@ -50,48 +51,69 @@ def stored_measures(conn: Connection, kommunkod: str, year: int) -> list[Measure
     ]
 
 
-def measure_conditions(measure: Measure, kommunkod: str, year: int) -> list[sa.ColumnElement[bool]]:
-    """The facts a measure counts in one partition: its kommun and year, and every `match` column."""
+def measure_conditions(
+    measure: Measure, kommunkod: str, year: int | Sequence[int]
+) -> list[sa.ColumnElement[bool]]:
+    """The facts a measure counts in one partition (or the kommun's given years), and every `match`
+    column."""
     fact, _ = FACT_TABLES[measure.source]
     contract = CONTRACTS[measure.source]
-    conditions = [fact.c.kommunkod == kommunkod, fact.c.year == year]
+    in_year = fact.c.year == year if isinstance(year, int) else fact.c.year.in_(list(year))
+    conditions = [fact.c.kommunkod == kommunkod, in_year]
     for column, values in measure.match.items():
         field = contract.matchable[column]
         conditions.append(fact.c[field].in_(match_values(measure.source, field, values)))
     return conditions
 
 
-def count_measure(conn: Connection, measure: Measure, kommunkod: str, year: int) -> pd.DataFrame:
-    """Distinct units per (tertial, area_id) for one measure in one partition."""
+GroupBy = Callable[[sa.Table], list[sa.ColumnElement[Any]]]
+
+
+def by_tertial(fact: sa.Table) -> list[sa.ColumnElement[Any]]:
+    return [fact.c.tertial]
+
+
+def count_measure(
+    conn: Connection,
+    measure: Measure,
+    kommunkod: str,
+    year: int | Sequence[int],
+    by: GroupBy = by_tertial,
+) -> pd.DataFrame:
+    """Distinct units per (`by` columns, area_id) for one measure in one partition (or years).
+
+    `by` names the fact's columns to count by (labelled): the tertial for the follow-up, the local
+    date or weekday and hour for the lägesbild."""
     fact, area = FACT_TABLES[measure.source]
     contract = CONTRACTS[measure.source]
     conditions = measure_conditions(measure, kommunkod, year)
+    groups = by(fact)
+    names = [g.name for g in groups]
     n = sa.func.count().label("value")
     if not measure.layer or area is None:
-        query = sa.select(fact.c.tertial, sa.literal(ALL).label("area_id"), n).where(*conditions)
-        query = query.group_by(fact.c.tertial)
+        query = sa.select(*groups, sa.literal(ALL).label("area_id"), n).where(*conditions)
+        query = query.group_by(*groups)
     else:
+        years = [year] if isinstance(year, int) else list(year)
         joined = sa.and_(
             *[area.c[k] == fact.c[k] for k in contract.key],
             area.c.layer == measure.layer,
             # the partition's memberships alone: a nightly file's cost stays with the partitions it touches
             area.c.kommunkod == kommunkod,
-            area.c.year == year,
+            area.c.year == years[0] if len(years) == 1 else area.c.year.in_(years),
         )
         area_id: sa.ColumnElement[str]
         if measure.scope_layer:
             area_id = area.c.area_id
-            query = sa.select(fact.c.tertial, area_id, n).select_from(fact.join(area, joined))
+            query = sa.select(*groups, area_id, n).select_from(fact.join(area, joined))
         else:
             area_id = sa.func.coalesce(
                 area.c.area_id,
                 sa.case((fact.c.koordinat_status == "ok", OUTSIDE), else_=NO_COORDINATES),
             )
-            query = sa.select(fact.c.tertial, area_id.label("area_id"), n).select_from(
-                fact.outerjoin(area, joined)
-            )
-        query = query.where(*conditions).group_by(fact.c.tertial, area_id)
-    frame = pd.DataFrame(conn.execute(query).all(), columns=["tertial", "area_id", "value"])
+            query = sa.select(*groups, area_id.label("area_id"), n).select_from(fact.outerjoin(area, joined))
+        query = query.where(*conditions).group_by(*groups, area_id)
+    frame = pd.DataFrame(conn.execute(query).all(), columns=[*names, "area_id", "value"])
     frame["measure_id"] = measure.id
     return frame
 

@@ -25,6 +25,8 @@ def promises_sha(promises: Promises) -> str:
 def areas_sha(areas: list[Area]) -> str:
     canonical = [
         [a.area_id, a.name, a.layer, a.kommunkod, a.level, str(a.valid_from), str(a.valid_to), a.geometry.wkt]
+        # only when given: a file without populations keeps the fingerprint it had before they existed
+        + ([a.befolkning] if a.befolkning is not None else [])
         for a in sorted(areas, key=lambda a: a.area_id)
     ]
     return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()

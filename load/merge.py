@@ -7,7 +7,8 @@ Inside one transaction holding the writers' lock:
    wins) and replace the facts with the same key, with their area memberships;
 3. rejected rows and warnings replace those of the same files (by SHA-256);
 4. the partitions touched (new rows, the old versions they replaced, the promises given) get their
-   `source_quality` and `followup_aggregate` rows rewritten;
+   `source_quality`, `followup_aggregate` and lägesbild rows rewritten (the lägesbild also for the
+   year after each, which compares with it);
 5. the run is marked finished and its staging rows are dropped.
 A failure anywhere rolls all of it back: the warehouse is as before the run.
 """
@@ -26,6 +27,7 @@ from load.aggregate import FACT_TABLES, Partition, recompute_followup, recompute
 from load.backend import Backend
 from load.config_state import areas_sha, promises_key, promises_sha, record_document
 from load.faults import checkpoint
+from load.lagesbild import lagesbild_partitions, recompute_lagesbild, refresh_populations
 from load.staging import FACT_STAGING
 from load.warehouse import Warehouse, now_utc
 from schemas import warehouse as w
@@ -51,12 +53,14 @@ def merge_run(
     recompute: set[Partition] | None = None,
     finish: bool = True,
     updated_at: datetime | None = None,
+    population: pd.DataFrame | None = None,
 ) -> MergeResult:
     """Merge what the run staged, in one transaction.
 
     `years` limits the merge to facts whose winning version falls in those years (a backfill merges
     year by year, each retryable on its own); `recompute` adds partitions to rewrite even if no fact
-    changed; `finish` marks the run and its files done and drops its staging rows.
+    changed; `finish` marks the run and its files done and drops its staging rows; `population`
+    (kommunkod, year, folkmangd, source) adds or overrides years of `dim_folkmangd`.
     """
     updated_at = updated_at or now_utc()
     result = MergeResult()
@@ -81,6 +85,13 @@ def merge_run(
         with_promises = _partitions_with_promises(conn, wanted)
         for partition in sorted(with_promises):
             recompute_followup(conn, partition, run_id, updated_at)
+        for partition in sorted(lagesbild_partitions(conn, wanted)):
+            recompute_lagesbild(conn, backend, partition, run_id, updated_at)
+        refreshed = {a.kommunkod for a in areas or []}
+        if population is not None and len(population):
+            _replace_population(conn, population)
+            refreshed |= set(population["kommunkod"])
+        refresh_populations(conn, sorted(refreshed))
         result.partitions_changed = sorted(changed)
         result.followup_partitions = sorted(with_promises)
         if finish:
@@ -143,6 +154,17 @@ def _replace_promises(conn: Connection, promises: Promises, run_id: str) -> None
     conn.execute(sa.insert(w.promise_measure), measures)
 
 
+def _replace_population(conn: Connection, population: pd.DataFrame) -> None:
+    fm = w.dim_folkmangd
+    keys = list(zip(population["kommunkod"], population["year"], strict=True))
+    for start in range(0, len(keys), 200):
+        chunk = keys[start : start + 200]
+        conn.execute(
+            sa.delete(fm).where(sa.or_(*[(fm.c.kommunkod == k) & (fm.c.year == int(y)) for k, y in chunk]))
+        )
+    conn.execute(sa.insert(fm), population.astype(object).to_dict("records"))
+
+
 def _replace_areas(conn: Connection, areas: list[Area]) -> None:
     """The areas file replaces the areas of the kommuner it covers; other kommuners' areas stay."""
     kommuner = sorted({a.kommunkod for a in areas})
@@ -158,6 +180,7 @@ def _replace_areas(conn: Connection, areas: list[Area]) -> None:
                 "valid_from": a.valid_from,
                 "valid_to": a.valid_to,
                 "geometry_wkt": a.geometry.wkt,
+                "befolkning": a.befolkning,
             }
             for a in areas
         ]

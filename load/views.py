@@ -430,6 +430,130 @@ def _source_quality() -> sa.Select:
     ).select_from(joined)
 
 
+MONTHS = (
+    "januari", "februari", "mars", "april", "maj", "juni",
+    "juli", "augusti", "september", "oktober", "november", "december",
+)  # fmt: skip
+WEEKDAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
+# The report's times of day: (first hour, label), each band up to the next band's first hour.
+TIMES_OF_DAY = ((0, "natt 00–06"), (6, "förmiddag 06–12"), (12, "eftermiddag 12–18"), (18, "kväll 18–24"))
+DEVIATION_MARK = "▲"  # a period above the upper limit of what the previous eight periods lead to expect
+
+
+def _area_name(area_id: sa.ColumnElement[str], name: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+    return sa.case(
+        *[(area_id == code, label) for code, label in AREA_NAMES.items()],
+        else_=sa.func.coalesce(name, area_id),
+    )
+
+
+def _decimal_comma(value: sa.ColumnElement[float]) -> sa.ColumnElement[str]:
+    """One decimal, Swedish decimal comma ("19,6"); rounded the same way on both backends."""
+    rounded = sa.func.round(sa.cast(value, sa.Numeric(18, 4)), 1)
+    return sa.func.replace(_text(rounded), ".", ",")
+
+
+def _measure_joins(table: sa.Table) -> tuple[sa.FromClause, sa.Table, sa.Table, sa.Table]:
+    pm, ps, area = w.promise_measure, w.promise_section, w.dim_area
+    joined = (
+        table.outerjoin(
+            pm,
+            sa.and_(
+                pm.c.kommunkod == table.c.kommunkod,
+                pm.c.year == table.c.year,
+                pm.c.measure_id == table.c.measure_id,
+            ),
+        )
+        .outerjoin(
+            ps,
+            sa.and_(
+                ps.c.kommunkod == table.c.kommunkod,
+                ps.c.year == table.c.year,
+                ps.c.section_no == pm.c.section_no,
+            ),
+        )
+        .outerjoin(area, area.c.area_id == table.c.area_id)
+    )
+    return joined, pm, ps, area
+
+
+def _lagesbild() -> sa.Select:
+    """The lägesbild with names and labels: "v. 7" or "februari", "23 (31)" (last year in brackets),
+    the rate with a decimal comma, the deviation marked."""
+    pa_ = w.period_aggregate
+    joined, pm, ps, area = _measure_joins(pa_)
+    week_no = sa.cast(sa.extract("week", pa_.c.period_start), sa.Integer)
+    month_no = sa.cast(sa.extract("month", pa_.c.period_start), sa.Integer)
+    period_no = sa.case((pa_.c.period == "week", week_no), else_=month_no)
+    period_name = sa.case(
+        (pa_.c.period == "week", "v. " + _text(week_no)),
+        *[(month_no == n, name) for n, name in enumerate(MONTHS, start=1)],
+    )
+    value, last = pa_.c.value, pa_.c.value_last_year
+    cell = sa.case(
+        (value.is_(None), MISSING),
+        (last.is_(None), _text(value)),
+        else_=_text(value) + " (" + _text(last) + ")",
+    )
+    return sa.select(
+        pa_.c.kommunkod,
+        ps.c.kommun,
+        pa_.c.year,
+        pa_.c.period,
+        sa.case((pa_.c.period == "week", "vecka"), else_="månad").label("period_kind"),
+        pa_.c.period_start,
+        period_no.label("period_no"),
+        period_name.label("period_name"),
+        pm.c.section_no,
+        pm.c.position,
+        pa_.c.measure_id,
+        pm.c.label.label("measure_label"),
+        pm.c.source,
+        pa_.c.area_id,
+        _area_name(pa_.c.area_id, area.c.name).label("area_name"),
+        value,
+        last,
+        (value - last).label("change"),
+        cell.label("cell"),
+        pa_.c.population,
+        pa_.c.rate_per_100k,
+        sa.case((pa_.c.rate_per_100k.is_(None), MISSING), else_=_decimal_comma(pa_.c.rate_per_100k)).label(
+            "rate_text"
+        ),
+        pa_.c.deviation,
+        sa.case((pa_.c.deviation, DEVIATION_MARK), else_="").label("deviation_mark"),
+        pa_.c.run_id,
+        pa_.c.updated_at,
+    ).select_from(joined)
+
+
+def _tid_pa_dygnet() -> sa.Select:
+    """Units of the year per weekday and hour (local time), with Swedish names and times of day."""
+    wh = w.weekday_hour_aggregate
+    joined, pm, ps, area = _measure_joins(wh)
+    weekday_name = sa.case(*[(wh.c.weekday == n, name) for n, name in enumerate(WEEKDAYS, start=1)])
+    bands = list(reversed(TIMES_OF_DAY))
+    time_of_day = sa.case(*[(wh.c.hour >= first, label) for first, label in bands[:-1]], else_=bands[-1][1])
+    return sa.select(
+        wh.c.kommunkod,
+        ps.c.kommun,
+        wh.c.year,
+        pm.c.position,
+        wh.c.measure_id,
+        pm.c.label.label("measure_label"),
+        pm.c.source,
+        wh.c.area_id,
+        _area_name(wh.c.area_id, area.c.name).label("area_name"),
+        wh.c.weekday,
+        weekday_name.label("weekday_name"),
+        wh.c.hour,
+        time_of_day.label("time_of_day"),
+        wh.c.value,
+        wh.c.run_id,
+        wh.c.updated_at,
+    ).select_from(joined)
+
+
 def _define() -> list[CreateView]:
     """The views in creation order (a view after those it reads)."""
     made: dict[str, CreateView] = {}
@@ -448,6 +572,8 @@ def _define() -> list[CreateView]:
     view("v_area_year", _area_year(brott_area, hr_area))
     view("v_source_quality", _source_quality())
     view("v_load_audit", _load_audit())
+    view("v_lagesbild", _lagesbild())
+    view("v_tid_pa_dygnet", _tid_pa_dygnet())
     return list(made.values())
 
 

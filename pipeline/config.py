@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from extract.config import load_aliases, load_areas, load_promises
+import pandas as pd
+
+from extract.config import load_aliases, load_areas, load_population, load_promises
 from extract.inbox import config_folder
 from extract.readers import Aliases
 from schemas.errors import ConfigError
@@ -20,9 +22,12 @@ class RunConfig:
     areas: list[Area] | None
     index: AreaIndex
     aliases: Aliases
+    population: pd.DataFrame | None = None  # --population: adds or overrides the shipped years
 
 
-def read_config(promises: list[Path], areas: Path | None, aliases: Path | None) -> RunConfig:
+def read_config(
+    promises: list[Path], areas: Path | None, aliases: Path | None, population: Path | None = None
+) -> RunConfig:
     """Promises (one file per kommun and year), areas and aliases; a layer a measure names must be in
     the areas file."""
     documents = [load_promises(p) for p in promises]
@@ -42,7 +47,13 @@ def read_config(promises: list[Path], areas: Path | None, aliases: Path | None) 
                     f"{path}: measure {measure.id}: layer {measure.layer!r} is not in the areas file"
                     + (f" {areas}" if areas else " (give --areas)")
                 )
-    return RunConfig(documents, area_list, index, load_aliases(aliases))
+    return RunConfig(
+        documents,
+        area_list,
+        index,
+        load_aliases(aliases),
+        load_population(population) if population else None,
+    )
 
 
 def read_config_folder(config_dir: Path) -> RunConfig:

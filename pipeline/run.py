@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pandas as pd
+
 from load.merge import MergeResult, merge_run
 from load.staging import FileAudit, abandon_run, start_run
 from load.warehouse import Warehouse
@@ -99,9 +101,11 @@ def merge_files(
     promises: list[Promises],
     areas: list[Area] | None,
     updated_at: datetime | None = None,
+    *,
+    population: pd.DataFrame | None = None,
 ) -> MergeResult:
     """The one transaction that publishes the run."""
-    return merge_run(warehouse, run_id, promises, areas, updated_at=updated_at)
+    return merge_run(warehouse, run_id, promises, areas, updated_at=updated_at, population=population)
 
 
 def merge_year(
@@ -139,5 +143,7 @@ def load_exports(
             stage_export(warehouse, summary.run_id, file_seq, source, path, config)
             for file_seq, (source, path) in enumerate(files, start=1)
         ]
-        summary.merged = merge_files(warehouse, summary.run_id, config.promises, config.areas)
+        summary.merged = merge_files(
+            warehouse, summary.run_id, config.promises, config.areas, population=config.population
+        )
     return summary

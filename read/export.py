@@ -35,6 +35,8 @@ EXPORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "handelserapporter_omrade": ("v_handelserapport_area", ("handelsenummer", "layer")),
     "aktiviteter": ("v_aktivitet", ("datum", "aktivitet", "plats")),
     "omraden_per_ar": ("v_area_year", ("source", "kod", "layer", "area_id")),
+    "lagesbild": ("v_lagesbild", ("position", "period", "period_start", "area_id")),
+    "tid_pa_dygnet": ("v_tid_pa_dygnet", ("position", "area_id", "weekday", "hour")),
 }
 FORMATS = ("parquet", "csv")
 

@@ -28,8 +28,8 @@ class AreasError(ConfigError):
 
 
 class AreaProperties(BaseModel):
-    # Other properties (a population, a source note) are allowed and ignored; a name or level given
-    # as a number reads as its text.
+    # Other properties (a source note) are allowed and ignored; a name or level given as a number reads
+    # as its text.
     model_config = ConfigDict(extra="allow", frozen=True, coerce_numbers_to_str=True)
 
     area_id: str = Field(min_length=1)
@@ -39,6 +39,8 @@ class AreaProperties(BaseModel):
     level: str | None = None
     valid_from: date | None = None
     valid_to: date | None = None
+    # The area's population (optional): the lägesbild's rates per 100 000 inhabitants for the area.
+    befolkning: int | None = Field(default=None, gt=0, strict=True)
 
     @field_validator("area_id")
     @classmethod

@@ -167,6 +167,7 @@ dim_area = sa.Table(
     sa.Column("valid_from", sa.Date),
     sa.Column("valid_to", sa.Date),
     sa.Column("geometry_wkt", sa.Text, nullable=False),
+    sa.Column("befolkning", sa.Integer),  # the areas file's optional population (the lägesbild's rates)
 )
 
 # One row per crime code in Brå's list.
@@ -240,6 +241,52 @@ source_quality = sa.Table(
     sa.Column("rows_rejected", sa.Integer, nullable=False),
     sa.Column("run_id", sa.Text, nullable=False),
     sa.Column("updated_at", TS, nullable=False),
+)
+
+# The contract (the lägesbild): one row per (kommunkod, year, period, period_start, measure_id, area_id).
+period_aggregate = sa.Table(
+    "period_aggregate",
+    metadata,
+    sa.Column("kommunkod", sa.Text, primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("period", sa.Text, primary_key=True),  # 'week' | 'month'
+    sa.Column("period_start", sa.Date, primary_key=True),
+    sa.Column("measure_id", sa.Text, primary_key=True),
+    sa.Column("area_id", sa.Text, primary_key=True),
+    sa.Column("value", sa.Integer),  # NULL: the measure's source had no rows in the partition
+    sa.Column("value_last_year", sa.Integer),
+    sa.Column("population", sa.Integer),
+    sa.Column("rate_per_100k", sa.Double),
+    sa.Column("deviation", sa.Boolean),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+# One row per (kommunkod, year, measure_id, area_id, weekday, hour) with a count (zeros left out):
+# when in the week the year's units happened, local time (weekday 1 = Monday). Activities have no time.
+weekday_hour_aggregate = sa.Table(
+    "weekday_hour_aggregate",
+    metadata,
+    sa.Column("kommunkod", sa.Text, primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("measure_id", sa.Text, primary_key=True),
+    sa.Column("area_id", sa.Text, primary_key=True),
+    sa.Column("weekday", sa.SmallInteger, primary_key=True),
+    sa.Column("hour", sa.SmallInteger, primary_key=True),
+    sa.Column("value", sa.Integer, nullable=False),
+    sa.Column("run_id", sa.Text, nullable=False),
+    sa.Column("updated_at", TS, nullable=False),
+)
+
+# One row per (kommunkod, year): the population on 31 December (shipped, based on SCB; a run's
+# --population file adds or overrides years, `source` says which).
+dim_folkmangd = sa.Table(
+    "dim_folkmangd",
+    metadata,
+    sa.Column("kommunkod", sa.Text, primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True),
+    sa.Column("folkmangd", sa.Integer, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),  # 'scb' (shipped) or the file name given
 )
 
 # One row per run of lofte (run, nightly, backfill): 'running' until its load commits.

@@ -33,6 +33,7 @@ class Area:
     valid_from: date | None  # inclusive; None = open
     valid_to: date | None  # inclusive; None = open
     geometry: BaseGeometry  # WGS84 lon/lat, as in the file
+    befolkning: int | None = None  # optional population: the lägesbild's rates per 100 000 for the area
 
 
 def parse_areas(document: Any, name: str, text: str | None = None) -> list[Area]:
@@ -52,6 +53,7 @@ def areas_of(collection: AreaCollection) -> list[Area]:
             valid_from=p.valid_from,
             valid_to=p.valid_to,
             geometry=feature.geometry,
+            befolkning=p.befolkning,
         )
         for feature in collection.features
         for p in [feature.properties]
