@@ -62,10 +62,14 @@ def stage_export(
         record_file(warehouse, run_id, audit)
         log.warning("%s", exc)
         return audit
-    audit.warnings = file_warnings(**counts) + [
-        f"unknown HOBIT code {code!r}: {n} rows (counted in the totals, matched by no measure)"
-        for code, n in sorted(unknown_hobit.items())
-    ]
+    audit.warnings = (
+        export.facts.notes
+        + file_warnings(**counts)
+        + [
+            f"unknown HOBIT code {code!r}: {n} rows (counted in the totals, matched by no measure)"
+            for code, n in sorted(unknown_hobit.items())
+        ]
+    )
     audit.status = "staged"
     record_file(warehouse, run_id, audit)
     log.info(
