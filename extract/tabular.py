@@ -16,11 +16,14 @@ import io
 import os
 import re
 import stat
+import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from xml.parsers import expat
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +35,7 @@ from schemas.errors import InputFileError
 BLOCK_SIZE = 16 << 20  # bytes of CSV per batch; a single line may be this long (a megabyte-sized field)
 MAX_FIELD_BYTES = 1 << 20  # no export cell is this long: a longer one is a broken quote or a pasted blob
 XLSX_BATCH_ROWS = 50_000
+XLSX_BATCH_CHARS = 32 << 20
 _SCAN_CHUNK = 8 << 20
 _CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")  # bytes Windows-1252 leaves undefined
 
@@ -102,7 +106,11 @@ def file_facts(path: Path) -> FileFacts:
     if size == 0:
         raise InputFileError(f"{path}: empty file")
     if path.suffix.lower() in {".xlsx", ".xlsm"}:
-        return FileFacts(path, sha, size, None, _xlsx_header(path), stamp=stamp)
+        checked = check_workbook(path) if zipfile.is_zipfile(path) else XlsxCheck()
+        facts = FileFacts(path, sha, size, None, _xlsx_header(path), stamp=stamp)
+        if checked.other_sheets:
+            facts.notes.append(_sheet_note(checked.other_sheets))
+        return facts
     if path.suffix.lower() == ".xls":
         raise InputFileError(f"{path}: old Excel format (.xls): save it as .xlsx or CSV")
     assert encoding is not None
@@ -722,6 +730,141 @@ def _arrow_reason(exc: Exception) -> str:
     return text.split(":")[0]
 
 
+# --- xlsx limits -----------------------------------------------------------------------------------
+
+# A workbook is a zip: a few megabytes can unpack to gigabytes. Every part is checked, streamed, before
+# openpyxl reads it: its declared size (zipfile never inflates past it), and the longest text without
+# markup (a cell), which must stay under the CSV field limit.
+XLSX_MAX_PART_BYTES = 1 << 30  # a full sheet of 1 048 576 rows × 11 columns unpacks to about 0.5 GB
+XLSX_MAX_BYTES = 3 << 30
+_XLSX_CHUNK = 1 << 20
+_LT = ord("<")
+
+
+@dataclass
+class XlsxCheck:
+    """What the check of a workbook found: the other sheets' non-empty rows, and bytes inflated."""
+
+    other_sheets: list[tuple[str, int]] = field(default_factory=list)
+    inflated: int = 0
+
+
+def check_workbook(path: Path, result: XlsxCheck | None = None) -> XlsxCheck:
+    """Refuse a workbook whose parts unpack beyond the limits; count the rows of its other sheets.
+    `result` is filled as the check goes (what was inflated before a refusal, for the tests)."""
+    result = result if result is not None else XlsxCheck()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            total = sum(i.file_size for i in infos)
+            for info in infos:
+                if info.file_size > XLSX_MAX_PART_BYTES:
+                    size = info.file_size / 1e9
+                    raise InputFileError(
+                        f"{path}: the workbook's part {info.filename!r} unpacks to {size:.1f} GB "
+                        f"(more than {XLSX_MAX_PART_BYTES >> 30} GB): not read"
+                    )
+            if total > XLSX_MAX_BYTES:
+                raise InputFileError(
+                    f"{path}: the workbook unpacks to {total / 1e9:.1f} GB "
+                    f"(more than {XLSX_MAX_BYTES >> 30} GB): not read"
+                )
+            sheets = _sheet_parts(archive)
+            others = {part: name for name, part in sheets[1:]}
+            for info in infos:
+                if info.filename.endswith((".xml", ".rels", ".vml")) or info.filename in others:
+                    rows = _stream_part(path, archive, info, result, count_rows=info.filename in others)
+                    if info.filename in others and rows:
+                        result.other_sheets.append((others[info.filename], rows))
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ET.ParseError, expat.ExpatError) as exc:
+        raise InputFileError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+    order = [name for name, _ in sheets[1:]]
+    result.other_sheets.sort(key=lambda s: order.index(s[0]))
+    return result
+
+
+def _sheet_parts(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(sheet name, part path) in the workbook's order; the first is the one the contract reads."""
+    names = set(archive.namelist())
+    if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
+        return []
+    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets = {}
+    for rel in rels:
+        target = rel.get("Target", "")
+        targets[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    book = ET.fromstring(archive.read("xl/workbook.xml"))
+    sheets = []
+    for element in book.iter():
+        if element.tag.rsplit("}", 1)[-1] == "sheet":
+            rid = next((v for k, v in element.attrib.items() if k.rsplit("}", 1)[-1] == "id"), None)
+            if rid in targets:
+                sheets.append((element.get("name", "?"), targets[rid]))
+    return sheets
+
+
+def _stream_part(
+    path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, result: XlsxCheck, *, count_rows: bool
+) -> int:
+    """Inflate one part in chunks: no text run longer than a CSV field; rows with a value, if asked."""
+    run = 0  # bytes since the last '<'
+    rows = 0
+    parser = None
+    if count_rows:
+        state = {"in_row": False, "filled": False, "in_value": False}
+
+        def start(name: str, _attrs: object) -> None:
+            local = name.rsplit(" ", 1)[-1]
+            if local == "row":
+                state["in_row"], state["filled"] = True, False
+            elif local in ("v", "t"):
+                state["in_value"] = True
+
+        def end(name: str) -> None:
+            nonlocal rows
+            local = name.rsplit(" ", 1)[-1]
+            if local == "row":
+                rows += state["filled"]
+                state["in_row"] = False
+            elif local in ("v", "t"):
+                state["in_value"] = False
+
+        def text(data: str) -> None:
+            if state["in_row"] and state["in_value"] and data.strip():
+                state["filled"] = True
+
+        parser = expat.ParserCreate(namespace_separator=" ")
+        parser.StartElementHandler = start
+        parser.EndElementHandler = end
+        parser.CharacterDataHandler = text
+    with archive.open(info) as part:
+        while chunk := part.read(_XLSX_CHUNK):
+            result.inflated += len(chunk)
+            marks = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == _LT)
+            if not len(marks):
+                longest = run + len(chunk)
+                run = longest
+            else:
+                gaps = np.diff(marks) - 1
+                longest = max(run + int(marks[0]), int(gaps.max()) if len(gaps) else 0)
+                run = len(chunk) - int(marks[-1]) - 1
+            if longest > MAX_FIELD_BYTES:
+                raise InputFileError(
+                    f"{path}: the workbook's part {info.filename!r} holds a text of more than "
+                    f"{MAX_FIELD_BYTES >> 20} MB (a cell longer than any export field): not read"
+                )
+            if parser is not None:
+                parser.Parse(chunk, False)
+    if parser is not None:
+        parser.Parse(b"", True)
+    return rows
+
+
+def _sheet_note(others: list[tuple[str, int]]) -> str:
+    listed = ", ".join(f"{name!r} ({rows} rows)" for name, rows in others)
+    return f"only the first sheet is read: the workbook's other sheets are ignored: {listed}"
+
+
 # --- xlsx ----------------------------------------------------------------------------------------
 
 
@@ -750,16 +893,19 @@ def _xlsx_batches(facts: FileFacts, keep: dict[int, str]) -> Iterator[TextBatch]
         sheet = workbook.worksheets[0]
         columns: dict[int, list[str]] = {i: [] for i in keep}
         lines: list[int] = []
+        held = 0  # characters in the batch: long cells make a batch of fewer rows
         for number, row in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
             cells = [_cell_text(v) for v in row]
             if not any(c.strip() for c in cells):
                 continue
             for i in keep:
-                columns[i].append(cells[i] if i < len(cells) else "")
+                cell = cells[i] if i < len(cells) else ""
+                columns[i].append(cell)
+                held += len(cell)
             lines.append(number)
-            if len(lines) >= XLSX_BATCH_ROWS:
+            if len(lines) >= XLSX_BATCH_ROWS or held >= XLSX_BATCH_CHARS:
                 yield TextBatch(dict(columns), np.asarray(lines, dtype=np.int64))
-                columns, lines = {i: [] for i in keep}, []
+                columns, lines, held = {i: [] for i in keep}, [], 0
         if lines:
             yield TextBatch(columns, np.asarray(lines, dtype=np.int64))
     except InputFileError:
