@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from cli.common import (
     EXIT_UNREADABLE,
@@ -24,6 +25,7 @@ from cli.common import (
 )
 from flows.prefect_api import start_prefect_api
 from schemas.contracts import Source
+from schemas.errors import shown
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
@@ -81,6 +83,8 @@ def nightly(config: ConfigOption, inbox: InboxOption, warehouse: WarehouseOption
         flow = nightly_run.with_options(task_runner=file_task_runner(settings.file_workers))
         summary = flow(config, inbox, keep_password_out_of_flows(target))
     if summary.merged is None and not summary.audits:
+        for line in summary.skipped:
+            err.print(f"[yellow]skipped:[/] {escape(shown(line))}", highlight=False, soft_wrap=True)
         out.print("nothing new: the warehouse is unchanged", highlight=False)
         return
     report_summary(summary)
@@ -108,19 +112,25 @@ def backfill(
 
 def report_summary(summary: RunSummary) -> None:
     """Per file: rows read, loaded, rejected (reasons grouped), warnings; then the partitions rewritten.
-    Exits 3 when a file could not be read at all."""
+    Exits 3 when a file could not be read at all. Every name and message is escaped: a file name may
+    hold a line break or markup, and must not print a line of its own."""
+    for line in summary.skipped:
+        err.print(f"[yellow]skipped:[/] {escape(shown(line))}", highlight=False, soft_wrap=True)
     for audit in summary.audits:
-        name = Path(audit.path).name
+        name = escape(shown(Path(audit.path).name))
         if audit.status == "unreadable":
-            err.print(f"[red]unreadable:[/] {audit.error}", highlight=False, soft_wrap=True)
+            err.print(f"[red]unreadable:[/] {escape(shown(audit.error))}", highlight=False, soft_wrap=True)
             continue
         counts = f"{audit.rows_read} rows read, {audit.rows_loaded} loaded, {audit.rows_rejected} rejected"
         out.print(f"{name}: {counts}", highlight=False)
         for reason, lines in sorted(audit.rejection_reasons.items()):
-            shown = ", ".join(str(n) for n in lines[:10]) + (", …" if len(lines) > 10 else "")
-            out.print(f"  rejected: {reason}: {len(lines)} rows, lines {shown}", highlight=False)
+            shown_lines = ", ".join(str(n) for n in lines[:10]) + (", …" if len(lines) > 10 else "")
+            out.print(
+                f"  rejected: {escape(shown(reason))}: {len(lines)} rows, lines {shown_lines}",
+                highlight=False,
+            )
         for warning in audit.warnings:
-            out.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+            out.print(f"  [yellow]warning:[/] {escape(shown(warning))}", highlight=False)
     merged = summary.merged
     if merged:
         done = ", ".join(f"{k} {y}" for k, y in merged.followup_partitions) or "none"

@@ -12,7 +12,7 @@ from load.staging import FileAudit, drop_staged_file, record_file, stage_batch
 from load.warehouse import Warehouse
 from pipeline.config import RunConfig
 from schemas.contracts import CONTRACTS, Source
-from schemas.errors import InputFileError
+from schemas.errors import InputFileError, shown
 from transform.areas import area_memberships
 from transform.coordinates import file_warnings
 
@@ -60,7 +60,7 @@ def stage_export(
         audit.rejection_reasons = {}  # its staged rows are dropped: none of them counts
         drop_staged_file(warehouse, run_id, file_seq)
         record_file(warehouse, run_id, audit)
-        log.warning("%s", exc)
+        log.warning("%s", exc)  # one line: the error escaped the file's name
         return audit
     audit.warnings = (
         export.facts.notes
@@ -74,12 +74,12 @@ def stage_export(
     record_file(warehouse, run_id, audit)
     log.info(
         "%s (%s, %s): %d rows read, %d loaded, %d rejected%s",
-        path.name,
+        shown(path.name),
         source,
         audit.encoding,
         audit.rows_read,
         audit.rows_loaded,
         audit.rows_rejected,
-        "".join(f"; warning: {w}" for w in audit.warnings),
+        "".join(f"; warning: {shown(w)}" for w in audit.warnings),
     )
     return audit
