@@ -341,6 +341,9 @@ class _LineSource:
 
     def lines(self, start: int, count: int) -> list[str]:
         """Lines start .. start+count-1 (fewer at the end of the file), decoded, without line ends."""
+        if start < self._line:  # not expected (spans come in file order), but never the wrong lines
+            self._handle.seek(0)
+            self._line, self._buffer = 1, b""
         while self._line < start:
             newlines = self._buffer.count(b"\n")
             if newlines < start - self._line:
@@ -528,7 +531,7 @@ def _csv_batches(facts: FileFacts, keep: dict[int, str], single_line: frozenset[
             n = batch.num_rows
             # Physical lines: each record takes one line plus the newlines inside its quoted values.
             extra = np.zeros(n, dtype=np.int64)
-            with_newline: list[tuple[int, np.ndarray]] = []
+            with_newline: list[tuple[int, pa.Array]] = []
             for position, column in enumerate(batch.columns):
                 if pc.any(pc.match_substring(column, "\n")).as_py():
                     extra += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
@@ -595,11 +598,10 @@ def _csv_batches(facts: FileFacts, keep: dict[int, str], single_line: frozenset[
         extra_batch = alone.flush()
         if extra_batch is not None:
             yield extra_batch
+        source.read_remaining()  # a read that stopped short (the file grew) is compared whole
     finally:
         spans.close()
         source.close()
-    if source.size < facts.size_bytes:
-        source.read_remaining()  # a read that stopped short is still compared whole
     _check_unchanged(facts, source.digest.hexdigest(), source.size)
 
 

@@ -3,6 +3,7 @@ loaded or rejected with its reason, whatever quotes were left open. Real files i
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
@@ -137,3 +138,15 @@ def test_a_file_rewritten_while_it_is_read_is_refused(
     path.write_bytes(whole[: len(whole) // 2])  # truncated in place, as a copy in progress would
     with pytest.raises(InputFileError, match=r"s\.csv: changed while being read: not loaded"):
         list(batches)
+
+
+def test_a_file_rewritten_between_its_check_and_its_read_is_refused_by_its_hash(tmp_path: Path) -> None:
+    """Same size, same modification time, other bytes: only the hash of what was read can tell."""
+    path = write(tmp_path / "s.csv", STATUS_HEADER, [status_row(n) for n in range(1, 50)], "utf-8")
+    export = open_export(path, Source.STATUS)
+    before = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"5010", b"5011"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    with pytest.raises(InputFileError, match=r"s\.csv: changed while being read: not loaded"):
+        list(read_export(export))
