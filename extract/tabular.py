@@ -739,6 +739,8 @@ def _arrow_reason(exc: Exception) -> str:
 # markup (a cell), which must stay under the CSV field limit.
 XLSX_MAX_PART_BYTES = 1 << 30  # a full sheet of 1 048 576 rows × 11 columns unpacks to about 0.5 GB
 XLSX_MAX_BYTES = 3 << 30
+# openpyxl holds the shared strings in memory: a national export's (unique case numbers) is under 100 MB.
+XLSX_MAX_SHARED_STRINGS_BYTES = 256 << 20
 _XLSX_CHUNK = 1 << 20
 _LT = ord("<")
 
@@ -760,6 +762,12 @@ def check_workbook(path: Path, result: XlsxCheck | None = None) -> XlsxCheck:
             infos = archive.infolist()
             total = sum(i.file_size for i in infos)
             for info in infos:
+                shared = info.filename.lower().endswith("sharedstrings.xml")
+                if shared and info.file_size > XLSX_MAX_SHARED_STRINGS_BYTES:
+                    raise InputFileError(
+                        f"{path}: the workbook's shared strings unpack to {info.file_size / 1e6:.0f} MB "
+                        f"(more than {XLSX_MAX_SHARED_STRINGS_BYTES >> 20} MB): not read"
+                    )
                 if info.file_size > XLSX_MAX_PART_BYTES:
                     size = info.file_size / 1e9
                     raise InputFileError(

@@ -14,9 +14,10 @@ import typer
 import extract.tabular as tabular
 import pipeline.stage as stage
 from cli.runs import report_summary
-from extract.inbox import folder_files
+from extract.inbox import InboxFile, folder_files
 from load.warehouse import Warehouse
-from pipeline.config import read_config
+from pipeline.config import RunConfig, read_config
+from pipeline.plan import plan_night
 from pipeline.run import load_exports
 from pipeline.summary import summary_markdown
 from schemas import warehouse as w
@@ -41,7 +42,9 @@ def test_a_file_rewritten_while_it_is_read_is_not_loaded_and_loads_next_time(
     tmp_path: Path, warehouse_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(tabular, "BLOCK_SIZE", 4096)  # several batches: the file changes between two
-    path = write_csv(tmp_path / "status.csv", STATUS_HEADER, [status_row(n) for n in range(1, 301)])
+    inbox = tmp_path / "inbox"
+    (inbox / "status").mkdir(parents=True)
+    path = write_csv(inbox / "status" / "status.csv", STATUS_HEADER, [status_row(n) for n in range(1, 301)])
     whole = path.read_bytes()
     batches = 0
 
@@ -61,11 +64,21 @@ def test_a_file_rewritten_while_it_is_read_is_not_loaded_and_loads_next_time(
     assert _files(warehouse_url) == [("unreadable", f"{path}: changed while being read: not loaded", "0")]
 
     monkeypatch.setattr(stage, "checkpoint", lambda phase: None)
-    path.write_bytes(whole)  # whole again: the next run loads it
+    path.write_bytes(whole)  # whole again: the next night sees it as new and loads it
+    assert [item.path for item in _night(warehouse_url, config, inbox)] == [path]
     second = load_exports(warehouse_url, [(Source.STATUS, path)], config)
     assert [(a.status, a.rows_loaded) for a in second.audits] == [("staged", 300)]
     assert sorted(s for s, _, _ in _files(warehouse_url)) == ["loaded", "unreadable"]
     assert _files(warehouse_url)[0][2] == "300"
+    assert _night(warehouse_url, config, inbox) == []
+
+
+def _night(url: str, config: RunConfig, inbox: Path) -> list[InboxFile]:
+    store = Warehouse(url)
+    try:
+        return plan_night(store, config, inbox).files
+    finally:
+        store.dispose()
 
 
 def test_special_files_are_refused_when_named_and_listed_when_in_a_folder(
