@@ -5,6 +5,7 @@ file name with a line break prints no line of its own."""
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import extract.tabular as tabular
 import pipeline.stage as stage
 from cli.runs import report_summary
 from extract.inbox import InboxFile, folder_files
+from extract.readers import open_export
 from load.warehouse import Warehouse
 from pipeline.config import RunConfig, read_config
 from pipeline.plan import plan_night
@@ -22,6 +24,7 @@ from pipeline.run import load_exports
 from pipeline.summary import summary_markdown
 from schemas import warehouse as w
 from schemas.contracts import Source
+from schemas.errors import InputFileError
 from tests.conftest import ESKILSTUNA_2020
 from tests.robustness.corpus import STATUS_HEADER, status_row, write_csv
 
@@ -90,12 +93,22 @@ def test_special_files_are_refused_when_named_and_listed_when_in_a_folder(
     fifo = folder / "pipe.csv"
     os.mkfifo(fifo)
     (folder / "old").mkdir()
-    files, skipped = folder_files(folder)
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(folder / "sock"))
+    try:
+        files, skipped = folder_files(folder)
+    finally:
+        listener.close()
     assert files == [good]
     assert skipped == [
         f"{folder / 'old'}: a sub-folder: skipped (only the folder's own files are read)",
         f"{fifo}: a named pipe (FIFO), not a file: skipped",
+        f"{folder / 'sock'}: a socket, not a file: skipped",
     ]
+    with pytest.raises(
+        InputFileError, match=r"^/dev/null: a character device, not a regular file: not read$"
+    ):
+        open_export(Path("/dev/null"), Source.STATUS)
     # Named explicitly: refused in one line, never opened (opening a FIFO waits for a writer forever).
     summary = load_exports(
         duckdb_url, [(Source.STATUS, fifo), (Source.STATUS, good)], read_config([PROMISES], AREAS, None)
