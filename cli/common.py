@@ -16,11 +16,12 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from flows.prefect_api import stop_temporary_api
 from load.warehouse_url import WarehouseUrl, mask_url, parse_warehouse_url
 from pipeline import interrupt
-from schemas.errors import LofteError
+from schemas.errors import LofteError, shown
 from schemas.settings import Settings, load_settings
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
@@ -67,7 +68,7 @@ WarehouseOption = Annotated[
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     """One line on stderr, then exit with `code`."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True, soft_wrap=True)
+    err.print(f"[bold red]error:[/] {escape(shown(message))}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -139,11 +140,18 @@ def quiet_prefect() -> None:
 
 
 def expand(paths: list[Path]) -> list[Path]:
-    """A folder stands for its files in file-name order; hidden files are skipped."""
+    """A folder stands for its files in file-name order; hidden files are skipped, and every other entry
+    not read (a sub-folder, a FIFO, a socket, a device) is named on stderr. A path given explicitly is
+    kept as given: the run refuses it with its reason if it is no regular file."""
+    from extract.inbox import folder_files
+
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.iterdir() if p.is_file() and not p.name.startswith("."))
+            found, skipped = folder_files(path)
+            files += found
+            for line in skipped:
+                err.print(f"[yellow]skipped:[/] {escape(shown(line))}", highlight=False, soft_wrap=True)
         else:
             files.append(path)
     return files

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -35,6 +36,7 @@ from cli.common import (
 )
 from flows.prefect_api import start_prefect_api
 from schemas.contracts import Source
+from schemas.errors import shown
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
@@ -160,6 +162,8 @@ def nightly(config: ConfigOption, inbox: InboxOption, warehouse: WarehouseOption
         flow = nightly_run.with_options(task_runner=file_task_runner(settings.file_workers))
         summary = flow(config, inbox, keep_password_out_of_flows(target))
     if summary.merged is None and not summary.audits:
+        for line in summary.skipped:
+            err.print(f"[yellow]skipped:[/] {escape(shown(line))}", highlight=False, soft_wrap=True)
         out.print("nothing new: the warehouse is unchanged", highlight=False)
         return
     report_summary(summary)
@@ -187,20 +191,23 @@ def backfill(
 
 def report_summary(summary: RunSummary) -> None:
     """Per file: rows read, loaded, rejected (reasons grouped), warnings; then the partitions rewritten.
-    Exits 3 when a file could not be read at all."""
+    Exits 3 when a file could not be read at all. Every name and message is escaped: a file name may
+    hold a line break or markup, and must not print a line of its own."""
+    for line in summary.skipped:
+        err.print(f"[yellow]skipped:[/] {escape(shown(line))}", highlight=False, soft_wrap=True)
     for audit in summary.audits:
-        name = Path(audit.path).name
+        name = escape(shown(Path(audit.path).name))
         if audit.status == "unreadable":
-            err.print(f"[red]unreadable:[/] {audit.error}", highlight=False, soft_wrap=True)
+            err.print(f"[red]unreadable:[/] {escape(shown(audit.error))}", highlight=False, soft_wrap=True)
             continue
         counts = f"{audit.rows_read} rows read, {audit.rows_loaded} loaded, {audit.rows_rejected} rejected"
         out.print(f"{name}: {counts}", highlight=False)
         for reason, lines in sorted(audit.rejection_reasons.items()):
-            shown = ", ".join(str(n) for n in lines[:10]) + (", …" if len(lines) > 10 else "")
+            shown_lines = ", ".join(str(n) for n in lines[:10]) + (", …" if len(lines) > 10 else "")
             rows = "1 row, line" if len(lines) == 1 else f"{len(lines)} rows, lines"
-            out.print(f"  rejected: {reason}: {rows} {shown}", highlight=False)
+            out.print(f"  rejected: {escape(shown(reason))}: {rows} {shown_lines}", highlight=False)
         for warning in audit.warnings:
-            out.print(f"  [yellow]warning:[/] {warning}", highlight=False)
+            out.print(f"  [yellow]warning:[/] {escape(shown(warning))}", highlight=False)
     merged = summary.merged
     if merged:
         done = ", ".join(f"{k} {y}" for k, y in merged.followup_partitions) or "none"

@@ -29,6 +29,7 @@ class Export:
     source: Source
     facts: FileFacts
     columns: dict[int, Column]  # header position → contract column (non-personal ones only)
+    single_line: frozenset[int] = frozenset()  # header positions whose values may not hold line breaks
 
 
 def _header_key(name: str) -> str:
@@ -64,14 +65,17 @@ def open_export(path: Path, source: Source, aliases: Aliases | None = None) -> E
         for name, found in positions.items()
         if contract.column(name).kind is not Kind.PERSONAL
     }
-    return Export(source, facts, columns)
+    single_line = frozenset(
+        found[0] for name, found in positions.items() if not contract.column(name).line_breaks
+    )
+    return Export(source, facts, columns, single_line)
 
 
 def read_export(export: Export) -> Iterator[TypedBatch]:
     """Typed batches of the export; lines pyarrow could not split are rejected rows of their own."""
     contract = CONTRACTS[export.source]
     keep = {position: column.name for position, column in export.columns.items()}
-    for batch in iter_batches(export.facts, keep):
+    for batch in iter_batches(export.facts, keep, export.single_line):
         raw = pd.DataFrame(
             {export.columns[p].field: pd.array(values, dtype="str") for p, values in batch.columns.items()}
         )

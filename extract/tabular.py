@@ -12,11 +12,18 @@ from __future__ import annotations
 import codecs
 import csv
 import hashlib
+import io
+import os
+import re
+import stat
+import xml.etree.ElementTree as ET
 import zipfile
+import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
+from xml.parsers import expat
 
 import numpy as np
 import pyarrow as pa
@@ -28,6 +35,7 @@ from schemas.errors import InputFileError
 BLOCK_SIZE = 16 << 20  # bytes of CSV per batch; a single line may be this long (a megabyte-sized field)
 MAX_FIELD_BYTES = 1 << 20  # no export cell is this long: a longer one is a broken quote or a pasted blob
 XLSX_BATCH_ROWS = 50_000
+XLSX_BATCH_CHARS = 32 << 20
 _SCAN_CHUNK = 8 << 20
 _CP1252_UNDEFINED = (b"\x81", b"\x8d", b"\x8f", b"\x90", b"\x9d")  # bytes Windows-1252 leaves undefined
 
@@ -42,6 +50,9 @@ class FileFacts:
     encoding: str | None  # None for xlsx
     header: list[str]  # header cells as written (trimmed)
     quotes_odd: bool = False  # CSV: an odd number of '"' in the file (a quote left open somewhere?)
+    lines: int = 0  # CSV: physical lines in the file
+    stamp: tuple[int, int, int] = (0, 0, 0)  # (size, mtime_ns, inode) before the read
+    notes: list[str] = field(default_factory=list)  # file warnings found while reading
 
 
 @dataclass
@@ -64,45 +75,103 @@ class TextBatch:
         return len(self.lines)
 
 
+SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def special_kind(mode: int) -> str | None:
+    """What a non-regular file is, in words; None for a regular file or a folder."""
+    return next((name for test, name in SPECIAL_KINDS if test(mode)), None)
+
+
 def file_facts(path: Path) -> FileFacts:
     """Hash the file, detect its encoding (CSV) and read its header. Raises InputFileError."""
-    if not path.exists():
-        raise InputFileError(f"{path}: no such file")
-    if path.is_dir():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputFileError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputFileError(f"{path}: cannot be read ({exc.strerror})") from None
+    if stat.S_ISDIR(mode):
         raise InputFileError(f"{path}: is a folder, not a file")
-    sha, size, encoding, quotes = _scan(path)
+    if not stat.S_ISREG(mode):
+        # Opening a FIFO waits for a writer forever; a device never ends: never open them.
+        kind = special_kind(mode) or "not a regular file"
+        raise InputFileError(f"{path}: {kind}, not a regular file: not read")
+    sha, size, encoding, quotes, lines, stamp = _scan(path)
     if size == 0:
         raise InputFileError(f"{path}: empty file")
     if path.suffix.lower() in {".xlsx", ".xlsm"}:
-        return FileFacts(path, sha, size, None, _xlsx_header(path))
+        checked = check_workbook(path) if zipfile.is_zipfile(path) else XlsxCheck()
+        facts = FileFacts(path, sha, size, None, _xlsx_header(path), stamp=stamp)
+        if checked.other_sheets:
+            facts.notes.append(_sheet_note(checked.other_sheets))
+        return facts
     if path.suffix.lower() == ".xls":
         raise InputFileError(f"{path}: old Excel format (.xls): save it as .xlsx or CSV")
     assert encoding is not None
-    return FileFacts(path, sha, size, encoding, _csv_header(path, encoding), quotes % 2 == 1)
+    header = _csv_header(path, encoding)
+    return FileFacts(path, sha, size, encoding, header, quotes % 2 == 1, lines, stamp)
 
 
-def iter_batches(facts: FileFacts, keep: dict[int, str]) -> Iterator[TextBatch]:
+def iter_batches(
+    facts: FileFacts, keep: dict[int, str], single_line: frozenset[int] = frozenset()
+) -> Iterator[TextBatch]:
     """Yield the file's records in batches; only header positions in `keep` are returned.
 
     `keep` maps a header position to a name used in errors. Columns not kept (personal data, unknown
     columns) are parsed (a CSV must be split to find its records) but dropped batch by batch.
+    `single_line`: positions whose values may not hold a line break (a CSV record that puts one there
+    is a quote left open, and its lines are read one by one). At the end, a file that changed while it
+    was read raises InputFileError.
     """
     if facts.encoding is None:
         yield from _xlsx_batches(facts, keep)
+        _check_unchanged(facts, _sha256(facts.path), None)
     else:
-        yield from _csv_batches(facts, keep)
+        yield from _csv_batches(facts, keep, single_line)
+
+
+def _stamp(handle_or_path: int | Path) -> tuple[int, int, int]:
+    info = os.fstat(handle_or_path) if isinstance(handle_or_path, int) else os.stat(handle_or_path)
+    return info.st_size, info.st_mtime_ns, info.st_ino
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_SCAN_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_unchanged(facts: FileFacts, sha256: str, size: int | None) -> None:
+    """Size, modification time and content as read must be those found before the read: a file
+    rewritten meanwhile is not loaded (the next run reads it whole)."""
+    try:
+        after = _stamp(facts.path)
+    except OSError:
+        after = (-1, -1, -1)
+    if after != facts.stamp or sha256 != facts.sha256 or (size is not None and size != facts.size_bytes):
+        raise InputFileError(f"{facts.path}: changed while being read: not loaded")
 
 
 # --- detection -------------------------------------------------------------------------------------
 
 
-def _scan(path: Path) -> tuple[str, int, str | None, int]:
-    """One pass over the bytes: SHA-256, size, the text encoding (UTF-8, or else Windows-1252), quotes."""
+def _scan(path: Path) -> tuple[str, int, str | None, int, int, tuple[int, int, int]]:
+    """One pass over the bytes: SHA-256, size, the text encoding (UTF-8, or else Windows-1252), quotes,
+    physical lines, and the file's (size, mtime, inode) before it."""
     digest = hashlib.sha256()
     utf8 = codecs.getincrementaldecoder("utf-8")()
-    is_utf8, is_cp1252, first, size, quotes = True, True, b"", 0, 0
+    is_utf8, is_cp1252, first, size, quotes, newlines, last = True, True, b"", 0, 0, 0, b""
     is_xlsx = path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}
     with path.open("rb") as handle:
+        stamp = _stamp(handle.fileno())
         while chunk := handle.read(_SCAN_CHUNK):
             if not first:
                 first = chunk[:4]
@@ -128,9 +197,12 @@ def _scan(path: Path) -> tuple[str, int, str | None, int]:
                 if is_cp1252 and any(chunk.find(b) >= 0 for b in _CP1252_UNDEFINED):
                     is_cp1252 = False
                 quotes += chunk.count(b'"')
+                newlines += chunk.count(b"\n")
+                last = chunk[-1:]
             size += len(chunk)
+    lines = newlines + (1 if last and last != b"\n" else 0)
     if is_xlsx:
-        return digest.hexdigest(), size, None, 0
+        return digest.hexdigest(), size, None, 0, 0, stamp
     if is_utf8:
         try:
             utf8.decode(b"", final=True)
@@ -138,9 +210,9 @@ def _scan(path: Path) -> tuple[str, int, str | None, int]:
             is_utf8 = False
     if is_utf8:
         encoding = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
-        return digest.hexdigest(), size, encoding, quotes
+        return digest.hexdigest(), size, encoding, quotes, lines, stamp
     if is_cp1252:
-        return digest.hexdigest(), size, "cp1252", quotes
+        return digest.hexdigest(), size, "cp1252", quotes, lines, stamp
     raise InputFileError(f"{path}: neither UTF-8 nor Windows-1252 text: not a CSV export")
 
 
@@ -207,14 +279,188 @@ def _xlsx_header(path: Path) -> list[str]:
 
 # --- CSV -----------------------------------------------------------------------------------------
 
+# A record may run over several lines only through a quoted value of a column that may hold line breaks,
+# and only when no line inside that value looks like a record of its own (as many ';' as the header has
+# separators). Anything else is a quote left open: each line of it is read on its own.
+UNBALANCED = "unbalanced quote"
+SUMMARY_LINE = "summary line (e.g. 'Totalt;1850'), not a record"
+_SUMMARY_LABEL = re.compile(r"(?i)^\s*(totalt?|summa|sum|antal|totalsumma|s:a)\b")
+_SUMMARY_REST = re.compile(r"^[\s0-9.,:%+-]*$")
 
-def _csv_batches(facts: FileFacts, keep: dict[int, str]) -> Iterator[TextBatch]:
+
+@dataclass(frozen=True)
+class _Section:
+    """How the records after a header row map onto the first header: kept position → position here."""
+
+    take: dict[int, int]
+    single_line: frozenset[int]  # positions here whose values may not hold a line break
+
+
+class _HashingReader(io.RawIOBase):
+    """The file as pyarrow reads it, hashed on the way: the SHA-256 of the bytes actually loaded."""
+
+    def __init__(self, path: Path) -> None:
+        self._handle = path.open("rb")
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]  # io's buffer protocol
+        n = self._handle.readinto(buffer)
+        if n:
+            self.digest.update(memoryview(buffer)[:n])
+            self.size += n
+        return n or 0
+
+    def read_remaining(self) -> None:
+        while chunk := self._handle.read(_SCAN_CHUNK):
+            self.digest.update(chunk)
+            self.size += len(chunk)
+
+    def close(self) -> None:
+        self._handle.close()
+        super().close()
+
+
+class _LineSource:
+    """Physical lines of the file by number, read forward only (spans are re-read in file order)."""
+
+    def __init__(self, path: Path, encoding: str) -> None:
+        self._path = path
+        self._handle = path.open("rb")
+        self._encoding = encoding.replace("-sig", "")
+        self._line = 1  # the number of the line `_buffer` starts with
+        self._buffer = b""
+
+    def _fill(self) -> bool:
+        chunk = self._handle.read(_SCAN_CHUNK)
+        self._buffer += chunk
+        return bool(chunk)
+
+    def lines(self, start: int, count: int) -> list[str]:
+        """Lines start .. start+count-1 (fewer at the end of the file), decoded, without line ends."""
+        if start < self._line:  # not expected (spans come in file order), but never the wrong lines
+            self._handle.seek(0)
+            self._line, self._buffer = 1, b""
+        while self._line < start:
+            newlines = self._buffer.count(b"\n")
+            if newlines < start - self._line:
+                self._line += newlines
+                self._buffer = b""
+                if not self._fill():
+                    return []
+                continue
+            at = -1
+            for _ in range(start - self._line):
+                at = self._buffer.index(b"\n", at + 1)
+            self._buffer = self._buffer[at + 1 :]
+            self._line = start
+        out: list[str] = []
+        while len(out) < count:
+            at = self._buffer.find(b"\n")
+            while at < 0:
+                if len(self._buffer) > BLOCK_SIZE:
+                    raise InputFileError(
+                        f"{self._path}:{self._line}: a line longer than {BLOCK_SIZE >> 20} MB"
+                    )
+                if not self._fill():
+                    break
+                at = self._buffer.find(b"\n")
+            if at < 0:
+                if self._buffer:
+                    out.append(self._buffer.decode(self._encoding).rstrip("\r"))
+                    self._buffer = b""
+                    self._line += 1
+                break
+            out.append(self._buffer[:at].decode(self._encoding).rstrip("\r"))
+            self._buffer = self._buffer[at + 1 :]
+            self._line += 1
+        return out
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class _Alone:
+    """Lines read on their own (a broken span, or lines pyarrow could not split): records or rejections."""
+
+    def __init__(self, facts: FileFacts, keep: dict[int, str]) -> None:
+        self.facts = facts
+        self.width = len(facts.header)
+        self.keep = keep
+        self.columns: dict[int, list[str]] = {i: [] for i in keep}
+        self.lines: list[int] = []
+        self.invalid: list[InvalidLine] = []
+
+    def add(self, line: int, text: str, section: _Section, fallback: str | None) -> None:
+        """`fallback`: the reason when the line does not split into the header's fields (None: the count)."""
+        text = text.rstrip("\r")
+        if not text.strip(" ;\t"):
+            return  # an empty line is no record
+        if text.count('"') % 2 == 1:
+            self.invalid.append(InvalidLine(line, fallback or UNBALANCED))
+            return
+        try:
+            cells = next(csv.reader([text], delimiter=";", quotechar='"'))
+        except csv.Error:
+            self.invalid.append(InvalidLine(line, fallback or UNBALANCED))
+            return
+        if len(cells) != self.width:
+            if _is_summary(cells):
+                reason = SUMMARY_LINE
+            else:
+                reason = fallback or f"expected {self.width} fields, found {len(cells)}"
+            self.invalid.append(InvalidLine(line, reason))
+            return
+        for position, cell in enumerate(cells):
+            if len(cell) > MAX_FIELD_BYTES:
+                _refuse_field(self.facts, position, line, len(cell.encode()))
+        for i in self.keep:
+            self.columns[i].append(cells[section.take[i]])
+        self.lines.append(line)
+
+    def flush(self) -> TextBatch | None:
+        if not self.lines and not self.invalid:
+            return None
+        batch = TextBatch(self.columns, np.asarray(self.lines, dtype=np.int64), self.invalid)
+        self.columns, self.lines, self.invalid = {i: [] for i in self.keep}, [], []
+        return batch
+
+
+def _is_summary(cells: Sequence[str]) -> bool:
+    filled = [c for c in cells if c.strip()]
+    return (
+        bool(filled)
+        and bool(_SUMMARY_LABEL.match(filled[0]))
+        and all(_SUMMARY_REST.match(c) for c in filled[1:])
+    )
+
+
+def _header_keys(cells: Sequence[str]) -> list[str]:
+    return [" ".join(c.split()).casefold() for c in cells]
+
+
+def _section_of(facts: FileFacts, cells: Sequence[str], keep: dict[int, str], single: frozenset[int]):
+    """The section a repeated header row starts, or None when the row is not the header again."""
+    first = _header_keys(facts.header)
+    here = _header_keys(cells)
+    if sorted(here) != sorted(first):
+        return None
+    free: dict[str, list[int]] = {}
+    for position, key in enumerate(here):
+        free.setdefault(key, []).append(position)
+    moved = {i: free[key].pop(0) for i, key in enumerate(first)}
+    return _Section({i: moved[i] for i in keep}, frozenset(moved[i] for i in single))
+
+
+def _csv_batches(facts: FileFacts, keep: dict[int, str], single_line: frozenset[int]) -> Iterator[TextBatch]:
     width = len(facts.header)
     names = [f"c{i}" for i in range(width)]
-    # Records pyarrow could not split into the header's width: (record number, lines spanned, reason).
+    # Records pyarrow could not split into the header's width: (record number, lines spanned, text, fields).
     # pyarrow numbers records (the header is record 1), not physical lines: `_Lines` maps one to the other.
-    pending: list[tuple[int, int, str]] = []
-    unbalanced: list[int] = []  # record numbers whose text opens a quote that never closes
+    pending: list[tuple[int, int, str, int]] = []
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         # Never raise here: pyarrow prints an exception from this callback with its traceback and then
@@ -222,13 +468,9 @@ def _csv_batches(facts: FileFacts, keep: dict[int, str]) -> Iterator[TextBatch]:
         try:
             text = row.text or ""
             number = row.number if row.number is not None else 0
-            if "\n" in text and text.count('"') % 2 == 1:
-                unbalanced.append(number)
-            pending.append(
-                (number, text.count("\n") + 1, f"expected {width} fields, found {row.actual_columns}")
-            )
-        except Exception:  # see above: the file is refused after the batch rather than half-read
-            unbalanced.append(0)
+            pending.append((number, text.count("\n") + 1, text, row.actual_columns))
+        except Exception:  # see above: the line is rejected rather than the reader stopped
+            pending.append((0, 1, "", 0))
         return "skip"
 
     reader_options = pacsv.ReadOptions(
@@ -250,57 +492,169 @@ def _csv_batches(facts: FileFacts, keep: dict[int, str]) -> Iterator[TextBatch]:
         strings_can_be_null=False,
         quoted_strings_can_be_null=False,
     )
+    source = _HashingReader(facts.path)
     try:
         reader = pacsv.open_csv(
-            facts.path,
+            source,
             read_options=reader_options,
             parse_options=parse_options,
             convert_options=convert_options,
         )
     except pa.ArrowException as exc:
+        source.close()
         raise InputFileError(f"{facts.path}: not a readable CSV export ({_arrow_reason(exc)})") from None
 
+    section = _Section({i: i for i in keep}, single_line)
+    header_cells = pa.array(
+        sorted({v for h in facts.header for v in (h, h.lower(), h.upper(), h.casefold())})
+    )
     numbering = _Lines()
-    last_record = (0, 0)  # the last valid record's (line, newlines inside it)
+    alone = _Alone(facts, keep)
+    spans = _LineSource(facts.path, facts.encoding or "utf-8")
+    try:
+        while True:
+            try:
+                batch = reader.read_next_batch()
+            except StopIteration:
+                break
+            except pa.ArrowException as exc:
+                if not facts.quotes_odd:
+                    raise InputFileError(
+                        f"{facts.path}: not a readable CSV export ({_arrow_reason(exc)})"
+                    ) from None
+                # A quote left open runs past pyarrow's block: every line from the last record pyarrow
+                # gave on is read on its own (the lines it skipped as invalid are among them).
+                pending.clear()
+                yield from _rest_alone(facts, alone, spans, numbering.next_line, section)
+                source.read_remaining()
+                break
+            n = batch.num_rows
+            # Physical lines: each record takes one line plus the newlines inside its quoted values.
+            extra = np.zeros(n, dtype=np.int64)
+            with_newline: list[tuple[int, pa.Array]] = []
+            for position, column in enumerate(batch.columns):
+                if pc.any(pc.match_substring(column, "\n")).as_py():
+                    extra += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
+                    with_newline.append((position, column))
+            lines, taken = numbering.place(extra, pending)
+            sections = [(0, section)]  # (first row, section) in row order
+            drop = np.zeros(n, dtype=bool)
+            if n:
+                maybe = pc.is_in(batch.column(0), value_set=header_cells).to_numpy(zero_copy_only=False)
+                for row in np.flatnonzero(maybe):
+                    cells = [batch.column(p)[row].as_py() for p in range(width)]
+                    found = _section_of(facts, cells, keep, single_line)
+                    if found is not None:
+                        drop[row] = True
+                        sections.append((int(row) + 1, found))
+                        facts.notes.append(_header_note(int(lines[row]), found, keep))
+            row_section = np.zeros(n, dtype=np.int64)
+            for index, (start, _) in enumerate(sections[1:], start=1):
+                row_section[start:] = index
+            suspect = np.zeros(n, dtype=bool)
+            for position, column in with_newline:
+                has = pc.match_substring(column, "\n").to_numpy(zero_copy_only=False)
+                for index, (_, sec) in enumerate(sections):
+                    mine = has & (row_section == index)
+                    if not mine.any():
+                        continue
+                    if position in sec.single_line:
+                        suspect |= mine
+                    else:
+                        separators = pc.count_substring(column, ";").to_numpy(zero_copy_only=False)
+                        suspect |= mine & (separators >= width - 1)
+            if with_newline and facts.lines:
+                # A quote left open at the end of the file: pyarrow closes it there without a word.
+                last = lines + extra
+                suspect |= (extra > 0) & ((last > facts.lines) | ((last == facts.lines) & facts.quotes_odd))
+            drop |= suspect
+            # Records whose lines are re-read, and records pyarrow could not split, in line order.
+            for row in np.flatnonzero(suspect):
+                where = row_section[row]
+                start, count = int(lines[row]), int(extra[row]) + 1
+                for offset, text in enumerate(spans.lines(start, count)):
+                    alone.add(start + offset, text, sections[where][1], UNBALANCED)
+            for line, span, text, fields, after in taken:
+                sec = sections[int(row_section[after - 1])][1] if after > 0 else sections[0][1]
+                _add_invalid(alone, line, span, text, fields, sec)
+            section = sections[-1][1]
+            blank = _blank_rows(batch)
+            use = ~(drop | blank)
+            if n and not use.all():
+                kept_batch = batch.filter(pa.array(use))
+                kept_lines, kept_section = lines[use], row_section[use]
+            else:
+                kept_batch, kept_lines, kept_section = batch, lines, row_section
+            _check_field_sizes(facts, kept_batch, kept_lines)
+            columns = _columns(kept_batch, kept_section, sections, keep)
+            if len(kept_lines):
+                yield TextBatch(columns, kept_lines)
+            extra_batch = alone.flush()
+            if extra_batch is not None:
+                yield extra_batch
+        _, taken = numbering.place(np.zeros(0, dtype=np.int64), pending, final=True)
+        for line, span, text, fields, _ in taken:
+            _add_invalid(alone, line, span, text, fields, section)
+        extra_batch = alone.flush()
+        if extra_batch is not None:
+            yield extra_batch
+        source.read_remaining()  # a read that stopped short (the file grew) is compared whole
+    finally:
+        spans.close()
+        source.close()
+    _check_unchanged(facts, source.digest.hexdigest(), source.size)
+
+
+def _columns(
+    batch: pa.RecordBatch, row_section: np.ndarray, sections: list[tuple[int, _Section]], keep: dict[int, str]
+) -> dict[int, pa.Array]:
+    """Each kept column's cells, taken in every section from where that section's header put it."""
+    if len(sections) == 1:
+        take = sections[0][1].take
+        return {i: batch.column(take[i]) for i in keep if take[i] < batch.num_columns}
+    parts: dict[int, list[pa.Array]] = {i: [] for i in keep}
+    for index, (_, sec) in enumerate(sections):
+        rows = np.flatnonzero(row_section == index)
+        if not len(rows):
+            continue
+        piece = batch.slice(int(rows[0]), len(rows))  # a section's rows are consecutive
+        for i in keep:
+            parts[i].append(piece.column(sec.take[i]))
+    return {i: pa.concat_arrays(p) for i, p in parts.items()}
+
+
+def _add_invalid(alone: _Alone, line: int, span: int, text: str, fields: int, section: _Section) -> None:
+    """A record pyarrow could not split: one line is rejected for its field count (or is a summary
+    line); the lines of a multi-line one are each read on their own."""
+    if span > 1:
+        for offset, piece in enumerate(text.split("\n")[:span]):
+            alone.add(line + offset, piece, section, UNBALANCED)
+    elif text:
+        alone.add(line, text, section, None)
+    else:
+        alone.invalid.append(InvalidLine(line, f"expected {alone.width} fields, found {fields}"))
+
+
+def _header_note(line: int, section: _Section, keep: dict[int, str]) -> str:
+    moved = any(section.take[i] != i for i in keep)
+    order = "in another column order" if moved else "in the same order"
+    return f"line {line}: the header row again ({order}): the lines after it are read with it"
+
+
+def _rest_alone(
+    facts: FileFacts, alone: _Alone, spans: _LineSource, start: int, section: _Section
+) -> Iterator[TextBatch]:
+    line = start
     while True:
-        try:
-            batch = reader.read_next_batch()
-        except StopIteration:
-            break
-        except pa.ArrowException as exc:
-            numbering.place(np.zeros(0, dtype=np.int64), pending, final=True)
-            _raise_unbalanced(facts, unbalanced, numbering)
-            raise InputFileError(f"{facts.path}: not a readable CSV export ({_arrow_reason(exc)})") from None
-        # Physical lines: each record takes one line plus the newlines inside its quoted values.
-        extra = np.zeros(batch.num_rows, dtype=np.int64)
-        for column in batch.columns:
-            if pc.any(pc.match_substring(column, "\n")).as_py():
-                extra += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
-        lines, invalid = numbering.place(extra, pending)
-        _raise_unbalanced(facts, unbalanced, numbering)
-        _check_field_sizes(facts, batch, lines)
-        # Arrow arrays all the way: the typing works on them with pyarrow's kernels, without Python objects.
-        columns = {i: batch.column(i) for i in keep if i < batch.num_columns}
-        # An empty line is no record: skip it (it is neither read nor rejected).
-        blank = _blank_rows(batch)
-        if blank.any():
-            columns = {i: c.filter(pa.array(~blank)) for i, c in columns.items()}
-            lines = lines[~blank]
-        if batch.num_rows:
-            last_record = (int(numbering.next_line - 1 - extra[-1]), int(extra[-1]))
-        if len(lines) or invalid:
-            yield TextBatch(columns, lines, invalid)
-    _, invalid = numbering.place(np.zeros(0, dtype=np.int64), pending, final=True)
-    _raise_unbalanced(facts, unbalanced, numbering)
-    if facts.quotes_odd and last_record[1] and not invalid:
-        # The file's quotes do not pair up and its last record runs over several lines: pyarrow reads a
-        # quote left open up to the end of the file as one field, silently swallowing the lines after it.
-        raise InputFileError(
-            f"{facts.path}:{last_record[0]}: unbalanced quote: the rest of the file is one field"
-        )
-    if invalid:
-        empty = {i: np.array([], dtype=object) for i in keep}
-        yield TextBatch(empty, np.array([], dtype=np.int64), invalid)
+        texts = spans.lines(line, XLSX_BATCH_ROWS)
+        for offset, text in enumerate(texts):
+            alone.add(line + offset, text, section, UNBALANCED)
+        line += len(texts)
+        batch = alone.flush()
+        if batch is not None:
+            yield batch
+        if len(texts) < XLSX_BATCH_ROWS:
+            return
 
 
 class _Lines:
@@ -313,20 +667,20 @@ class _Lines:
     def __init__(self) -> None:
         self.next_record = 2
         self.next_line = 2
-        self.invalid_lines: dict[int, int] = {}  # record number → physical line, for messages
 
     def place(
-        self, extra: np.ndarray, pending: list[tuple[int, int, str]], *, final: bool = False
-    ) -> tuple[np.ndarray, list[InvalidLine]]:
-        """Physical lines of the batch's valid records, and the invalid records among them (off `pending`)."""
+        self, extra: np.ndarray, pending: list[tuple[int, int, str, int]], *, final: bool = False
+    ) -> tuple[np.ndarray, list[tuple[int, int, str, int, int]]]:
+        """Physical lines of the batch's valid records, and the invalid records among them (off `pending`)
+        as (line, lines spanned, text, fields, number of the batch's valid records before it)."""
         pending.sort()
         records = self.next_record + np.arange(len(extra), dtype=np.int64)
-        taken: list[tuple[int, int, str]] = []
+        taken: list[tuple[int, int, str, int]] = []
         while pending and (final or (len(records) and pending[0][0] <= records[-1])):
-            number, span, reason = pending.pop(0)
+            number, span, text, fields = pending.pop(0)
             number = max(number, self.next_record)  # an unknown number (0) goes where the reader is
             records[records >= number] += 1
-            taken.append((number, span, reason))
+            taken.append((number, span, text, fields))
         numbers = np.concatenate([records, np.array([t[0] for t in taken], dtype=np.int64)])
         spans = np.concatenate([1 + extra, np.array([t[1] for t in taken], dtype=np.int64)])
         order = np.argsort(numbers, kind="stable")
@@ -335,20 +689,11 @@ class _Lines:
         if len(numbers):
             self.next_record = int(numbers.max()) + 1
             self.next_line = int(starts[order[-1]] + spans[order[-1]])
-        invalid = []
-        for (number, _, reason), line in zip(taken, starts[len(records) :], strict=True):
-            self.invalid_lines[number] = int(line)
-            invalid.append(InvalidLine(int(line), reason))
-        return starts[: len(records)], invalid
-
-    def line_of(self, record: int) -> int:
-        return self.invalid_lines.get(record, self.next_line)
-
-
-def _raise_unbalanced(facts: FileFacts, unbalanced: list[int], numbering: _Lines) -> None:
-    if unbalanced:
-        where = numbering.line_of(unbalanced[0])
-        raise InputFileError(f"{facts.path}:{where}: unbalanced quote: the rest of the file is one field")
+        placed = [
+            (int(line), span, text, fields, int(np.searchsorted(records, number)))
+            for (number, span, text, fields), line in zip(taken, starts[len(records) :], strict=True)
+        ]
+        return starts[: len(records)], placed
 
 
 def _check_field_sizes(facts: FileFacts, batch: pa.RecordBatch, lines: np.ndarray) -> None:
@@ -359,12 +704,15 @@ def _check_field_sizes(facts: FileFacts, batch: pa.RecordBatch, lines: np.ndarra
         lengths = pc.binary_length(column)
         longest = pc.max(lengths).as_py() or 0
         if longest > MAX_FIELD_BYTES:
-            row = int(pc.index(lengths, longest).as_py())
-            name = facts.header[position] if position < len(facts.header) else f"column {position + 1}"
-            raise InputFileError(
-                f"{facts.path}:{int(lines[row])}: column {name!r} holds a field of {longest / 1e6:.1f} MB "
-                f"(more than {MAX_FIELD_BYTES >> 20} MB): not a usable export"
-            )
+            _refuse_field(facts, position, int(lines[int(pc.index(lengths, longest).as_py())]), longest)
+
+
+def _refuse_field(facts: FileFacts, position: int, line: int, size: int) -> None:
+    name = facts.header[position] if position < len(facts.header) else f"column {position + 1}"
+    raise InputFileError(
+        f"{facts.path}:{line}: column {name!r} holds a field of {size / 1e6:.1f} MB "
+        f"(more than {MAX_FIELD_BYTES >> 20} MB): not a usable export"
+    )
 
 
 def _blank_rows(batch: pa.RecordBatch) -> np.ndarray:
@@ -382,6 +730,149 @@ def _arrow_reason(exc: Exception) -> str:
         return f"a line longer than {BLOCK_SIZE >> 20} MB"
     # pyarrow quotes the offending text; it may hold personal data, so keep only the message's head.
     return text.split(":")[0]
+
+
+# --- xlsx limits -----------------------------------------------------------------------------------
+
+# A workbook is a zip: a few megabytes can unpack to gigabytes. Every part is checked, streamed, before
+# openpyxl reads it: its declared size (zipfile never inflates past it), and the longest text without
+# markup (a cell), which must stay under the CSV field limit.
+XLSX_MAX_PART_BYTES = 1 << 30  # a full sheet of 1 048 576 rows × 11 columns unpacks to about 0.5 GB
+XLSX_MAX_BYTES = 3 << 30
+# openpyxl holds the shared strings in memory: a national export's (unique case numbers) is under 100 MB.
+XLSX_MAX_SHARED_STRINGS_BYTES = 256 << 20
+_XLSX_CHUNK = 1 << 20
+_LT = ord("<")
+
+
+@dataclass
+class XlsxCheck:
+    """What the check of a workbook found: the other sheets' non-empty rows, and bytes inflated."""
+
+    other_sheets: list[tuple[str, int]] = field(default_factory=list)
+    inflated: int = 0
+
+
+def check_workbook(path: Path, result: XlsxCheck | None = None) -> XlsxCheck:
+    """Refuse a workbook whose parts unpack beyond the limits; count the rows of its other sheets.
+    `result` is filled as the check goes (what was inflated before a refusal, for the tests)."""
+    result = result if result is not None else XlsxCheck()
+    try:
+        with zipfile.ZipFile(path) as archive:
+            infos = archive.infolist()
+            total = sum(i.file_size for i in infos)
+            for info in infos:
+                shared = info.filename.lower().endswith("sharedstrings.xml")
+                if shared and info.file_size > XLSX_MAX_SHARED_STRINGS_BYTES:
+                    raise InputFileError(
+                        f"{path}: the workbook's shared strings unpack to {info.file_size / 1e6:.0f} MB "
+                        f"(more than {XLSX_MAX_SHARED_STRINGS_BYTES >> 20} MB): not read"
+                    )
+                if info.file_size > XLSX_MAX_PART_BYTES:
+                    size = info.file_size / 1e9
+                    raise InputFileError(
+                        f"{path}: the workbook's part {info.filename!r} unpacks to {size:.1f} GB "
+                        f"(more than {XLSX_MAX_PART_BYTES >> 30} GB): not read"
+                    )
+            if total > XLSX_MAX_BYTES:
+                raise InputFileError(
+                    f"{path}: the workbook unpacks to {total / 1e9:.1f} GB "
+                    f"(more than {XLSX_MAX_BYTES >> 30} GB): not read"
+                )
+            sheets = _sheet_parts(archive)
+            others = {part: name for name, part in sheets[1:]}
+            for info in infos:
+                if info.filename.endswith((".xml", ".rels", ".vml")) or info.filename in others:
+                    rows = _stream_part(path, archive, info, result, count_rows=info.filename in others)
+                    if info.filename in others and rows:
+                        result.other_sheets.append((others[info.filename], rows))
+    except (zipfile.BadZipFile, zlib.error, EOFError, KeyError, ET.ParseError, expat.ExpatError) as exc:
+        raise InputFileError(f"{path}: not a readable .xlsx workbook ({type(exc).__name__})") from None
+    order = [name for name, _ in sheets[1:]]
+    result.other_sheets.sort(key=lambda s: order.index(s[0]))
+    return result
+
+
+def _sheet_parts(archive: zipfile.ZipFile) -> list[tuple[str, str]]:
+    """(sheet name, part path) in the workbook's order; the first is the one the contract reads."""
+    names = set(archive.namelist())
+    if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
+        return []
+    rels = ET.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    targets = {}
+    for rel in rels:
+        target = rel.get("Target", "")
+        targets[rel.get("Id")] = target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    book = ET.fromstring(archive.read("xl/workbook.xml"))
+    sheets = []
+    for element in book.iter():
+        if element.tag.rsplit("}", 1)[-1] == "sheet":
+            rid = next((v for k, v in element.attrib.items() if k.rsplit("}", 1)[-1] == "id"), None)
+            if rid in targets:
+                sheets.append((element.get("name", "?"), targets[rid]))
+    return sheets
+
+
+def _stream_part(
+    path: Path, archive: zipfile.ZipFile, info: zipfile.ZipInfo, result: XlsxCheck, *, count_rows: bool
+) -> int:
+    """Inflate one part in chunks: no text run longer than a CSV field; rows with a value, if asked."""
+    run = 0  # bytes since the last '<'
+    rows = 0
+    parser = None
+    if count_rows:
+        state = {"in_row": False, "filled": False, "in_value": False}
+
+        def start(name: str, _attrs: object) -> None:
+            local = name.rsplit(" ", 1)[-1]
+            if local == "row":
+                state["in_row"], state["filled"] = True, False
+            elif local in ("v", "t"):
+                state["in_value"] = True
+
+        def end(name: str) -> None:
+            nonlocal rows
+            local = name.rsplit(" ", 1)[-1]
+            if local == "row":
+                rows += state["filled"]
+                state["in_row"] = False
+            elif local in ("v", "t"):
+                state["in_value"] = False
+
+        def text(data: str) -> None:
+            if state["in_row"] and state["in_value"] and data.strip():
+                state["filled"] = True
+
+        parser = expat.ParserCreate(namespace_separator=" ")
+        parser.StartElementHandler = start
+        parser.EndElementHandler = end
+        parser.CharacterDataHandler = text
+    with archive.open(info) as part:
+        while chunk := part.read(_XLSX_CHUNK):
+            result.inflated += len(chunk)
+            marks = np.flatnonzero(np.frombuffer(chunk, dtype=np.uint8) == _LT)
+            if not len(marks):
+                longest = run + len(chunk)
+                run = longest
+            else:
+                gaps = np.diff(marks) - 1
+                longest = max(run + int(marks[0]), int(gaps.max()) if len(gaps) else 0)
+                run = len(chunk) - int(marks[-1]) - 1
+            if longest > MAX_FIELD_BYTES:
+                raise InputFileError(
+                    f"{path}: the workbook's part {info.filename!r} holds a text of more than "
+                    f"{MAX_FIELD_BYTES >> 20} MB (a cell longer than any export field): not read"
+                )
+            if parser is not None:
+                parser.Parse(chunk, False)
+    if parser is not None:
+        parser.Parse(b"", True)
+    return rows
+
+
+def _sheet_note(others: list[tuple[str, int]]) -> str:
+    listed = ", ".join(f"{name!r} ({rows} rows)" for name, rows in others)
+    return f"only the first sheet is read: the workbook's other sheets are ignored: {listed}"
 
 
 # --- xlsx ----------------------------------------------------------------------------------------
@@ -412,16 +903,19 @@ def _xlsx_batches(facts: FileFacts, keep: dict[int, str]) -> Iterator[TextBatch]
         sheet = workbook.worksheets[0]
         columns: dict[int, list[str]] = {i: [] for i in keep}
         lines: list[int] = []
+        held = 0  # characters in the batch: long cells make a batch of fewer rows
         for number, row in enumerate(sheet.iter_rows(min_row=2, values_only=True), start=2):
             cells = [_cell_text(v) for v in row]
             if not any(c.strip() for c in cells):
                 continue
             for i in keep:
-                columns[i].append(cells[i] if i < len(cells) else "")
+                cell = cells[i] if i < len(cells) else ""
+                columns[i].append(cell)
+                held += len(cell)
             lines.append(number)
-            if len(lines) >= XLSX_BATCH_ROWS:
+            if len(lines) >= XLSX_BATCH_ROWS or held >= XLSX_BATCH_CHARS:
                 yield TextBatch(dict(columns), np.asarray(lines, dtype=np.int64))
-                columns, lines = {i: [] for i in keep}, []
+                columns, lines, held = {i: [] for i in keep}, [], 0
         if lines:
             yield TextBatch(columns, np.asarray(lines, dtype=np.int64))
     except InputFileError:

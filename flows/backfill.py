@@ -20,6 +20,7 @@ from flows.tasks import (
 )
 from load.merge import MergeResult
 from pipeline import interrupt
+from pipeline.plan import skipped_entries
 from pipeline.run import RunSummary, new_run_id, run_guard
 from schemas.errors import ConfigError
 from schemas.settings import load_settings
@@ -49,6 +50,7 @@ def backfill_run(
     with run_guard(store, summary.run_id, on_failure=abandon):
         begin_run(store, summary.run_id, "backfill")
         files = [(item.source, item.path) for item in inbox_files(inbox_dir)]
+        summary.skipped = skipped_entries(inbox_dir)
         summary.audits = stage_files(store, summary.run_id, files, config)
         merged = MergeResult()
         for year in range(from_year, to_year + 1):

@@ -19,6 +19,7 @@ from flows.tasks import (
 )
 from pipeline import interrupt
 from pipeline.run import RunSummary, new_run_id, run_guard
+from schemas.errors import shown
 from schemas.settings import load_settings
 
 
@@ -40,6 +41,9 @@ def nightly_run(config_dir: Path, inbox_dir: Path, warehouse: str | None = None)
     summary = RunSummary(run_id=new_run_id(now))
     with run_guard(store, summary.run_id, on_failure=abandon):
         plan = plan_night(store, config, inbox_dir)
+        summary.skipped = plan.skipped
+        for line in plan.skipped:
+            get_run_logger().warning("%s", shown(line))
         if plan.nothing_to_do:
             get_run_logger().info("nothing new in %s: the warehouse is unchanged", inbox_dir)
             return summary

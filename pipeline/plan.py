@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from extract.inbox import InboxFile, list_inbox
+from extract.inbox import SUFFIXES, InboxFile, folder_files, list_inbox
 from load.config_state import applied_documents, areas_sha, loaded_file_shas, promises_key, promises_sha
 from load.retry import retried
 from load.warehouse import Warehouse
 from pipeline.config import RunConfig
+from schemas.contracts import Source
 from schemas.promises import Promises
 
 
@@ -18,6 +19,7 @@ class NightPlan:
     files: list[InboxFile]  # exports not loaded before, in file-name order per source
     promises: list[Promises]  # promises files new or changed since they were last applied
     areas_changed: bool
+    skipped: list[str] = field(default_factory=list)  # inbox entries not read: one line each
 
     @property
     def nothing_to_do(self) -> bool:
@@ -26,7 +28,8 @@ class NightPlan:
 
 def plan_night(warehouse: Warehouse, config: RunConfig, inbox_dir: Path) -> NightPlan:
     """New exports by SHA-256, and the config documents whose content changed since last applied."""
-    inbox = list_inbox(inbox_dir)
+    skipped: list[str] = []
+    inbox = list_inbox(inbox_dir, skipped)
 
     def applied() -> tuple[set[str], dict[tuple[str, str], str]]:
         with warehouse.begin() as conn:  # only reads: safe to try again
@@ -41,7 +44,7 @@ def plan_night(warehouse: Warehouse, config: RunConfig, inbox_dir: Path) -> Nigh
         seen.add(item.sha256)
     changed = [p for p in config.promises if documents.get(("promises", promises_key(p))) != promises_sha(p)]
     areas_changed = config.areas is not None and documents.get(("areas", "areas")) != areas_sha(config.areas)
-    return NightPlan(new, changed, areas_changed)
+    return NightPlan(new, changed, areas_changed, skipped)
 
 
 def inbox_files(inbox_dir: Path) -> list[InboxFile]:
@@ -50,3 +53,13 @@ def inbox_files(inbox_dir: Path) -> list[InboxFile]:
     for item in list_inbox(inbox_dir):
         unique.setdefault(item.sha256, item)
     return list(unique.values())
+
+
+def skipped_entries(inbox_dir: Path) -> list[str]:
+    """The entries of the inbox's source folders that are not read, one line each."""
+    skipped: list[str] = []
+    for source in Source:
+        folder = inbox_dir / str(source)
+        if folder.is_dir():
+            skipped += folder_files(folder, SUFFIXES)[1]
+    return skipped

@@ -34,6 +34,7 @@ class RunSummary:
     run_id: str
     audits: list[FileAudit] = field(default_factory=list)
     merged: MergeResult | None = None
+    skipped: list[str] = field(default_factory=list)  # entries of input folders not read, one line each
 
     @property
     def unreadable(self) -> list[FileAudit]:

@@ -14,7 +14,7 @@ from load.warehouse import Warehouse
 from pipeline import interrupt, progress
 from pipeline.config import RunConfig
 from schemas.contracts import CONTRACTS, Source
-from schemas.errors import InputFileError
+from schemas.errors import InputFileError, shown
 from transform.areas import area_memberships
 from transform.coordinates import file_warnings
 
@@ -66,25 +66,29 @@ def stage_export(
         audit.rejection_reasons = {}  # its staged rows are dropped: none of them counts
         drop_staged_file(warehouse, run_id, file_seq)
         record_file(warehouse, run_id, audit)
-        log.warning("%s", exc)
+        log.warning("%s", exc)  # one line: the error escaped the file's name
         progress.file_done(audit, time.monotonic() - started)
         return audit
-    audit.warnings = file_warnings(**counts) + [
-        f"unknown HOBIT code {code!r}: {n} rows (counted in the totals, matched by no measure)"
-        for code, n in sorted(unknown_hobit.items())
-    ]
+    audit.warnings = (
+        export.facts.notes
+        + file_warnings(**counts)
+        + [
+            f"unknown HOBIT code {code!r}: {n} rows (counted in the totals, matched by no measure)"
+            for code, n in sorted(unknown_hobit.items())
+        ]
+    )
     audit.status = "staged"
     record_file(warehouse, run_id, audit)
     progress.file_done(audit, time.monotonic() - started)
     # A file with warnings is logged at WARNING, so Prefect's UI and log filters show it as one.
     (log.warning if audit.warnings else log.info)(
         "%s (%s, %s): %d rows read, %d loaded, %d rejected%s",
-        path.name,
+        shown(path.name),
         source,
         audit.encoding,
         audit.rows_read,
         audit.rows_loaded,
         audit.rows_rejected,
-        "".join(f"; warning: {w}" for w in audit.warnings),
+        "".join(f"; warning: {shown(w)}" for w in audit.warnings),
     )
     return audit

@@ -11,8 +11,17 @@ from pipeline.run import RunSummary
 from read.followup import read_followup
 from report.render import to_markdown
 from schemas import warehouse as w
+from schemas.errors import shown
 
 ARTIFACT_PARTITIONS = 10  # follow-up tables shown in a run's artifact; a large backfill lists the rest
+
+
+def _cell(text: str) -> str:
+    """A name or message inside one Markdown line (and table cell): no line breaks, no markup."""
+    escaped = shown(text).replace("\\", "\\\\")
+    for ch in "|*_`[]<>#":
+        escaped = escaped.replace(ch, "\\" + ch)
+    return escaped
 
 
 def summary_markdown(warehouse: Warehouse, summary: RunSummary) -> str:
@@ -31,18 +40,22 @@ def summary_markdown(warehouse: Warehouse, summary: RunSummary) -> str:
             conn.execute(sa.select(lf.c.file_seq, lf.c.status).where(lf.c.run_id == summary.run_id)).all()
         )
     for a in summary.audits:
-        state = a.error or recorded.get(a.file_seq, a.status)
+        name, state = _cell(Path(a.path).name), _cell(a.error or recorded.get(a.file_seq, a.status))
         lines.append(
-            f"| {Path(a.path).name} | {a.source} | {a.rows_read} | {a.rows_loaded} | {a.rows_rejected} | "
-            f"{state} |"
+            f"| {name} | {a.source} | {a.rows_read} | {a.rows_loaded} | {a.rows_rejected} | {state} |"
         )
     rejections = [
-        f"- {Path(a.path).name}: {reason}: {len(rows)} rows"
+        f"- {_cell(Path(a.path).name)}: {_cell(reason)}: {len(rows)} rows"
         for a in summary.audits
         for reason, rows in sorted(a.rejection_reasons.items())
     ]
     if rejections:
         lines += ["", "## Rejected rows", "", *rejections]
+    warnings = [f"- {_cell(Path(a.path).name)}: {_cell(w)}" for a in summary.audits for w in a.warnings]
+    if warnings:
+        lines += ["", "## Warnings", "", *warnings]
+    if summary.skipped:
+        lines += ["", "## Not read", "", *(f"- {_cell(s)}" for s in summary.skipped)]
     partitions = summary.merged.followup_partitions if summary.merged else []
     with warehouse.begin() as conn:
         for kommunkod, year in partitions[:ARTIFACT_PARTITIONS]:

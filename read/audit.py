@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from schemas import warehouse as w
+from schemas.errors import shown
 
 
 @dataclass
@@ -106,12 +107,12 @@ def audit_lines(audit: RunAudit, max_lines: int = 20) -> list[str]:
     ]
     for f in audit.files:
         counts = f"{f.rows_read} rows read = {f.rows_loaded} loaded + {f.rows_rejected} rejected"
-        out.append(f"{f.file_name} [{f.source}, {f.status}]: " + (f.error or counts))
+        out.append(f"{shown(f.file_name)} [{f.source}, {f.status}]: " + shown(f.error or counts))
         for group in f.rejections:
-            shown = ", ".join(str(n) for n in group.lines[:max_lines])
+            listed = ", ".join(str(n) for n in group.lines[:max_lines])
             more = f", … ({len(group.lines) - max_lines} more)" if len(group.lines) > max_lines else ""
             noun = "row" if len(group.lines) == 1 else "rows"
             word = "line" if len(group.lines) == 1 else "lines"
-            out.append(f"  {group.reason}: {len(group.lines)} {noun}, {word} {shown}{more}")
-        out += [f"  warning: {warning}" for warning in f.warnings]
+            out.append(f"  {shown(group.reason)}: {len(group.lines)} {noun}, {word} {listed}{more}")
+        out += [f"  warning: {shown(warning)}" for warning in f.warnings]
     return out

@@ -35,6 +35,9 @@ class Column:
     field: str  # the name of the typed field (and warehouse column)
     kind: Kind
     required: bool = False
+    # Free text may run over several lines inside quotes; in any other column a line break inside a CSV
+    # value means a quote left open (docs/input-files.md).
+    line_breaks: bool = False
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ STATUS = InputContract(
         Column("Kommun", "kommun", Kind.TEXT),
         Column("Nord", "nord", Kind.COORDINATE),
         Column("Öst", "ost", Kind.COORDINATE),
-        Column("Brottsplats", "brottsplats", Kind.PERSONAL),
+        Column("Brottsplats", "brottsplats", Kind.PERSONAL, line_breaks=True),
         Column("Misstänkt personnummer", "personnummer", Kind.PERSONAL),
     ),
     key=("arendenummer", "brottsnummer"),
@@ -89,7 +92,7 @@ STORM = InputContract(
         Column("Nord", "nord", Kind.COORDINATE),
         Column("Öst", "ost", Kind.COORDINATE),
         Column("Enhet", "enhet", Kind.TEXT),
-        Column("Sammanfattning", "sammanfattning", Kind.PERSONAL),
+        Column("Sammanfattning", "sammanfattning", Kind.PERSONAL, line_breaks=True),
     ),
     key=("handelsenummer",),
     matchable={

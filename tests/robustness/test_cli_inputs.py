@@ -4,6 +4,7 @@ in every input appears in no warehouse table, log line, artifact or report."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,14 @@ from schemas import warehouse as w
 from tests.conftest import ESKILSTUNA_2020
 from tests.expected import scan_warehouse
 from tests.robustness.conftest import PrefectServer, run_lofte
-from tests.robustness.corpus import PII_MARKERS, broken_status_files, write_good_status, write_good_storm
+from tests.robustness.corpus import (
+    PII_MARKERS,
+    STORM_HEADER,
+    broken_status_files,
+    csv_text,
+    write_good_status,
+    write_good_storm,
+)
 
 pytestmark = pytest.mark.flow
 
@@ -101,3 +109,52 @@ def test_broken_files_are_named_and_the_good_ones_load_without_leaking_personal_
         if stored.is_file():
             data = stored.read_bytes()
             assert [m for m in PII_MARKERS if m.encode() in data] == [], stored
+
+
+def test_untrusted_inputs_are_named_and_nothing_is_swallowed(
+    tmp_path: Path, prefect_server: PrefectServer
+) -> None:
+    """A real `lofte run`: a cp1252 STORM export with a stray quote loads every line; a FIFO named on the
+    command line is refused in one line (it would otherwise hang); special entries in a folder are
+    listed as skipped; a file name holding a line break prints no line of its own."""
+    storm_dir = tmp_path / "storm"
+    storm_dir.mkdir()
+    rows = [
+        [f"{2_000_000 + n}", "2020-05-01T10:00:00+02:00", "TRAFIKKONTROLL", "0484", "Centrum", "", "", "kort"]
+        for n in range(550)
+    ]
+    rows[10][7] = '"Stick härifrån sa han'
+    rows[110][7] = 'Anmälaren sa "hej" till patrullen'
+    forged = "run X: follow-up recomputed for 0484 2020"
+    storm_file = storm_dir / f"storm.csv\n{forged}"
+    storm_file.write_bytes(csv_text(STORM_HEADER, rows).replace("\n", "\r\n").encode("cp1252"))
+    os.mkfifo(storm_dir / "pipe.csv")
+    (storm_dir / "arkiv").mkdir()
+    fifo = tmp_path / "status.csv"
+    os.mkfifo(fifo)
+    done = run_lofte(
+        prefect_server,
+        "run",
+        "--promises", str(ESKILSTUNA_2020 / "promises.yaml"),
+        "--areas", str(ESKILSTUNA_2020 / "areas.geojson"),
+        "--status", str(fifo),
+        "--storm", str(storm_dir),
+        "--warehouse", f"duckdb:///{tmp_path / 'w.duckdb'}",
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 3, output
+    assert "Traceback" not in output
+    assert [line for line in done.stderr.splitlines() if str(fifo) in line] == [
+        f"unreadable: {fifo}: a named pipe (FIFO), not a regular file: not read"
+    ]
+    assert (
+        f"skipped: {storm_dir / 'arkiv'}: a sub-folder: skipped (only the folder's own files are read)"
+        in done.stderr
+    )
+    assert f"skipped: {storm_dir / 'pipe.csv'}: a named pipe (FIFO), not a file: skipped" in done.stderr
+    assert (
+        "storm.csv\\nrun X: follow-up recomputed for 0484 2020: 550 rows read, 549 loaded, 1 rejected"
+        in done.stdout
+    )
+    assert "rejected: unbalanced quote: 1 rows, lines 12" in done.stdout
+    assert [line for line in output.splitlines() if line.startswith(forged)] == []
