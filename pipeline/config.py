@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from extract.config import load_aliases, load_areas, load_promises
+from extract.config import load_aliases, load_areas, load_hobit_codes, load_promises
 from extract.inbox import config_folder
 from extract.readers import Aliases
 from schemas.errors import ConfigError
@@ -24,8 +24,10 @@ class RunConfig:
 
 def read_config(promises: list[Path], areas: Path | None, aliases: Path | None) -> RunConfig:
     """Promises (one file per kommun and year), areas and aliases; a layer a measure names must be in
-    the areas file."""
-    documents = [load_promises(p) for p in promises]
+    the areas file, a code it matches in its code list (the aliases file may add local HOBIT codes)."""
+    header_aliases = load_aliases(aliases)
+    local_hobit = load_hobit_codes(aliases)
+    documents = [load_promises(p, local_hobit) for p in promises]
     seen: dict[tuple[str, int], Path] = {}
     for path, document in zip(promises, documents, strict=True):
         partition = (document.kommunkod, document.year)
@@ -42,7 +44,7 @@ def read_config(promises: list[Path], areas: Path | None, aliases: Path | None) 
                     f"{path}: measure {measure.id}: layer {measure.layer!r} is not in the areas file"
                     + (f" {areas}" if areas else " (give --areas)")
                 )
-    return RunConfig(documents, area_list, index, load_aliases(aliases))
+    return RunConfig(documents, area_list, index, header_aliases)
 
 
 def read_config_folder(config_dir: Path) -> RunConfig:

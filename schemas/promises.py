@@ -5,11 +5,13 @@ Validation errors point at the bad key with its line and column in the file (`Pr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schemas.codes import unknown_code
 from schemas.contracts import CONTRACTS, Source
 from schemas.errors import ConfigError
 
@@ -103,8 +105,9 @@ class Promises(_Strict):
         return {m.layer for m in self.measures if m.layer}
 
 
-def parse_promises(text: str, name: str) -> Promises:
-    """Parse and validate a promises file's text; `name` is used in error messages."""
+def parse_promises(text: str, name: str, local_hobit: Iterable[str] = ()) -> Promises:
+    """Parse and validate a promises file's text; `name` is used in error messages. Crime and HOBIT
+    codes must be in their code lists (`local_hobit`: the aliases file's extra HOBIT codes)."""
     try:
         document = yaml.safe_load(text)
         root = yaml.compose(text)
@@ -116,7 +119,7 @@ def parse_promises(text: str, name: str) -> Promises:
     if not isinstance(document, dict):
         raise PromisesError(f"{name}:1:1: a promises file is a mapping with kommunkod, year and sections")
     try:
-        return Promises.model_validate(document)
+        promises = Promises.model_validate(document)
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
@@ -125,6 +128,22 @@ def parse_promises(text: str, name: str) -> Promises:
         message = first["msg"].removeprefix("Value error, ")
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
         raise PromisesError(f"{name}:{line}:{column}: {path}: {message}{more}") from None
+    _check_codes(promises, root, name, tuple(local_hobit))
+    return promises
+
+
+def _check_codes(promises: Promises, root: yaml.Node | None, name: str, local_hobit: tuple[str, ...]) -> None:
+    """The first match value that is no known code, with its line and column and the closest code."""
+    for s, section in enumerate(promises.sections):
+        for m, measure in enumerate(section.measures):
+            for column, values in measure.match.items():
+                for v, value in enumerate(values):
+                    problem = unknown_code(column, value, local_hobit)
+                    if problem is None:
+                        continue
+                    loc = ("sections", s, "measures", m, "match", column, v)
+                    line, col = _locate(root, loc)
+                    raise PromisesError(f"{name}:{line}:{col}: measure {measure.id}: {problem}")
 
 
 def _locate(node: yaml.Node | None, loc: tuple[Any, ...]) -> tuple[int, int]:
