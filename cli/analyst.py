@@ -16,6 +16,8 @@ from cli.common import (
     fail,
     handled,
     out,
+    out_file_or_exit,
+    out_folder_or_exit,
     settings_or_exit,
     warehouse_or_exit,
 )
@@ -40,6 +42,7 @@ def report(
         fail(f"--format {format!r}: choose one of {', '.join(formats)}", EXIT_USAGE)
     if public and format not in ("md", "csv"):
         fail("--public: choose --format md or csv", EXIT_USAGE)
+    out_file_or_exit("--out", out_file)
     kommunkod = kommun.zfill(4)
     with handled(settings):
         from load.warehouse import Warehouse
@@ -83,6 +86,7 @@ def export(
     """Write facts and follow-up per kommun and year as Parquet and CSV (UTF-8 with BOM, `;`, for Excel)."""
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
+    out_folder_or_exit("--out", out_dir)
     with handled(settings):
         from load.warehouse import Warehouse
         from read.export import FORMATS
