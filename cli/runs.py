@@ -168,5 +168,7 @@ def report_summary(summary: RunSummary) -> None:
     if merged:
         done = ", ".join(f"{k} {y}" for k, y in merged.followup_partitions) or "none"
         out.print(f"run {summary.run_id}: follow-up recomputed for {done}", highlight=False)
+        for warning in merged.warnings:
+            out.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
     if summary.unreadable:
         raise typer.Exit(EXIT_UNREADABLE)

@@ -46,6 +46,7 @@ def backfill_run(
             result = merge_year(store, summary.run_id, config.promises, year, now)
             merged.partitions_changed += result.partitions_changed
             merged.followup_partitions += result.followup_partitions
+            merged.warnings += result.warnings
         finish_backfill(store, summary.run_id, config.areas, now)
         summary.merged = merged
         publish_summary(store, summary)

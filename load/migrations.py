@@ -98,6 +98,14 @@ def _membership_partitions(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _nullable_followup_values(conn: Connection) -> None:
+    """`followup_aggregate.value` and `cumulative_value` may be NULL: a measure whose source had no data
+    in the partition is missing, not zero. Rows already written keep their values (a rerun rewrites
+    them by the new rule). Both databases take this while the views read the table."""
+    for column in ("value", "cumulative_value"):
+        conn.execute(sa.text(f"ALTER TABLE followup_aggregate ALTER COLUMN {column} DROP NOT NULL"))
+
+
 STEPS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "tables of the follow-up warehouse, Brå's crime codes", _create_v1),
     (2, "the analysts' views (v_…, docs/warehouse.md)", views.create_all),
@@ -105,6 +113,7 @@ STEPS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "PostgreSQL: fact tables indexed by partition (kommunkod, year)", _partition_indexes),
     (5, "PostgreSQL: staging without the file SHA-256 and the memberships' keys", _narrow_staging),
     (6, "area memberships carry their fact's partition (kommunkod, year)", _membership_partitions),
+    (7, "followup_aggregate values nullable: missing is not zero", _nullable_followup_values),
 ]
 
 

@@ -91,7 +91,7 @@ def to_html(data: ReportData) -> str:
     body += _map_section(data.map)
     body += [
         '<section id="datakvalitet"><h2>Datakvalitet</h2><ul class="quality">',
-        *[f"<li>{escape(line)}</li>" for line in followup.quality_lines()],
+        *[f"<li>{escape(line)}</li>" for line in followup.quality_lines() + followup.warning_lines()],
         "</ul></section>",
         "</main>",
     ]
