@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.text import Text
 
 from cli.common import (
     EXIT_UNREADABLE,
@@ -109,7 +110,6 @@ def nightly(config: ConfigOption, inbox: InboxOption, warehouse: WarehouseOption
         summary = flow(config, inbox, keep_password_out_of_flows(target))
     if summary.merged is None and not summary.audits:
         out.print("nothing new: the warehouse is unchanged", highlight=False)
-        return
     report_summary(summary)
 
 
@@ -151,7 +151,7 @@ def check_folders(config: Path, inbox: Path, settings: Settings) -> None:
 
 def report_summary(summary: RunSummary) -> None:
     """Per file: rows read, loaded, rejected (reasons grouped), warnings; then the partitions rewritten.
-    Exits 3 when a file could not be read at all."""
+    Exits 3 when a file could not be read at all, or an inbox entry was not read."""
     for audit in summary.audits:
         name = Path(audit.path).name
         if audit.status == "unreadable":
@@ -170,5 +170,7 @@ def report_summary(summary: RunSummary) -> None:
         out.print(f"run {summary.run_id}: follow-up recomputed for {done}", highlight=False)
         for warning in merged.warnings:
             out.print(f"[yellow]warning:[/] {warning}", highlight=False, soft_wrap=True)
-    if summary.unreadable:
+    for line in summary.not_read:
+        err.print(Text(line), highlight=False, soft_wrap=True)
+    if summary.unreadable or summary.not_read:
         raise typer.Exit(EXIT_UNREADABLE)

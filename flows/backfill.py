@@ -16,6 +16,7 @@ from flows.tasks import (
     merge_year,
     open_warehouse,
     publish_summary,
+    stray_inbox_entries,
 )
 from load.merge import MergeResult
 from pipeline.run import RunSummary, new_run_id, run_guard
@@ -40,6 +41,7 @@ def backfill_run(
     with run_guard(store, summary.run_id, on_failure=abandon):
         begin_run(store, summary.run_id, "backfill")
         files = [(item.source, item.path) for item in inbox_files(inbox_dir)]
+        summary.not_read = stray_inbox_entries(inbox_dir)
         summary.audits = stage_files(store, summary.run_id, files, config)
         merged = MergeResult()
         for year in range(from_year, to_year + 1):

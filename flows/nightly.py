@@ -31,6 +31,9 @@ def nightly_run(config_dir: Path, inbox_dir: Path, warehouse: str | None = None)
     summary = RunSummary(run_id=new_run_id(now))
     with run_guard(store, summary.run_id, on_failure=abandon):
         plan = plan_night(store, config, inbox_dir)
+        summary.not_read = plan.not_read
+        for line in plan.not_read:
+            get_run_logger().warning("%s", line)
         if plan.nothing_to_do:
             get_run_logger().info("nothing new in %s: the warehouse is unchanged", inbox_dir)
             return summary

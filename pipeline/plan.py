@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from extract.inbox import InboxFile, list_inbox
@@ -10,6 +11,7 @@ from load.config_state import applied_documents, areas_sha, loaded_file_shas, pr
 from load.retry import retried
 from load.warehouse import Warehouse
 from pipeline.config import RunConfig
+from schemas.contracts import Source
 from schemas.promises import Promises
 
 
@@ -18,6 +20,7 @@ class NightPlan:
     files: list[InboxFile]  # exports not loaded before, in file-name order per source
     promises: list[Promises]  # promises files new or changed since they were last applied
     areas_changed: bool
+    not_read: list[str] = field(default_factory=list)  # inbox entries outside the source folders
 
     @property
     def nothing_to_do(self) -> bool:
@@ -41,7 +44,7 @@ def plan_night(warehouse: Warehouse, config: RunConfig, inbox_dir: Path) -> Nigh
         seen.add(item.sha256)
     changed = [p for p in config.promises if documents.get(("promises", promises_key(p))) != promises_sha(p)]
     areas_changed = config.areas is not None and documents.get(("areas", "areas")) != areas_sha(config.areas)
-    return NightPlan(new, changed, areas_changed)
+    return NightPlan(new, changed, areas_changed, stray_inbox_entries(inbox_dir))
 
 
 def inbox_files(inbox_dir: Path) -> list[InboxFile]:
@@ -50,3 +53,24 @@ def inbox_files(inbox_dir: Path) -> list[InboxFile]:
     for item in list_inbox(inbox_dir):
         unique.setdefault(item.sha256, item)
     return list(unique.values())
+
+
+NOT_READ = "not in " + ", ".join(f"{s}/" for s in Source).replace(", activities/", " or activities/")
+
+
+def stray_inbox_entries(inbox_dir: Path) -> list[str]:
+    """Files in the inbox root and folders other than status/, storm/ and activities/, one line each:
+    an export dropped there is never read, and a night that reads nothing must not pass for complete."""
+    if not inbox_dir.is_dir():
+        return []
+    known = {str(source) for source in Source}
+    return [
+        f"{_escaped(entry)}{'/' if entry.is_dir() else ''}: {NOT_READ}: not read"
+        for entry in sorted(inbox_dir.iterdir())
+        if not entry.name.startswith(".") and entry.name not in known
+    ]
+
+
+def _escaped(path: Path) -> str:
+    """Control characters shown as escapes: a file name with a line break cannot forge a summary line."""
+    return re.sub(r"[\x00-\x1f\x7f]", lambda m: f"\\x{ord(m.group()):02x}", str(path))

@@ -31,6 +31,7 @@ class RunSummary:
     run_id: str
     audits: list[FileAudit] = field(default_factory=list)
     merged: MergeResult | None = None
+    not_read: list[str] = field(default_factory=list)  # inbox entries outside the source folders
 
     @property
     def unreadable(self) -> list[FileAudit]:

@@ -32,6 +32,10 @@ def summary_markdown(warehouse: Warehouse, summary: RunSummary) -> str:
     ]
     if rejections:
         lines += ["", "## Rejected rows", "", *rejections]
+    if summary.not_read:
+        lines += ["", "## Not read", "", *[f"- {line}" for line in summary.not_read]]
+    if summary.merged and summary.merged.warnings:
+        lines += ["", "## Warnings", "", *[f"- {line}" for line in summary.merged.warnings]]
     partitions = summary.merged.followup_partitions if summary.merged else []
     with warehouse.begin() as conn:
         for kommunkod, year in partitions[:ARTIFACT_PARTITIONS]:
