@@ -1,7 +1,8 @@
 """What every `lofte` command shares: the app, its consoles, exit codes, options and the one error handler.
 
 Exit codes: 0 every file read (rows may be rejected); 1 the run failed and nothing changed; 2 usage
-error; 3 the run finished but one or more input files could not be read at all.
+error (found before anything runs); 3 the run finished but one or more input files could not be read at
+all, or an inbox entry was not read.
 """
 
 from __future__ import annotations
