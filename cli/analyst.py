@@ -16,6 +16,8 @@ from cli.common import (
     fail,
     handled,
     out,
+    out_file_or_exit,
+    out_folder_or_exit,
     settings_or_exit,
     warehouse_or_exit,
 )
@@ -44,6 +46,7 @@ def report(
         format = format if format in formats else "md"
     if format not in formats:
         fail(f"--format {format!r}: choose one of {', '.join(formats)}", EXIT_USAGE)
+    out_file_or_exit("--out", out_file)
     kommunkod = kommun.zfill(4)
     with handled(settings):
         from load.migrations import require_head
@@ -89,6 +92,7 @@ def export(
     """Write facts and follow-up per kommun and year as Parquet and CSV (UTF-8 with BOM, `;`, for Excel)."""
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
+    out_folder_or_exit("--out", out_dir)
     with handled(settings):
         from load.warehouse import Warehouse
         from read.export import FORMATS

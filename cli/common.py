@@ -1,22 +1,27 @@
 """What every `lofte` command shares: the app, its consoles, exit codes, options and the one error handler.
 
 Exit codes: 0 every file read (rows may be rejected); 1 the run failed and nothing changed; 2 usage
-error; 3 the run finished but one or more input files could not be read at all.
+error (found before anything runs); 3 the run finished but one or more input files could not be read at
+all, or an inbox entry was not read.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.text import Text
+from typer._click import exceptions as click_errors  # typer vendors click: its own exception types
+from typer.core import TyperGroup
 
 from flows.prefect_api import stop_temporary_api
 from load.warehouse_url import WarehouseUrl, mask_url, parse_warehouse_url
@@ -35,7 +40,46 @@ def _version(show: bool) -> None:
         raise typer.Exit()
 
 
+T = TypeVar("T")
+
+
+class OneLineErrors(TyperGroup):
+    """Usage errors as one line (`error: lofte run: Missing option '--promises'.`), not click's usage
+    block or typer's box: every mistake a user can make reads the same way and fits a log line."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        windows_expand_args: bool = True,
+        **extra: Any,
+    ) -> Any:
+        try:
+            # Not standalone, click returns a command's exit code (typer.Exit) instead of exiting.
+            code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
+        except click_errors.NoArgsIsHelpError as exc:
+            sys.stdout.write(exc.ctx.get_help() + "\n")
+            sys.exit(EXIT_USAGE)
+        except click_errors.ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            where = f"{ctx.command_path}: " if ctx is not None else ""
+            message = " ".join(exc.format_message().split())
+            error_line(f"{where}{message}")
+            sys.exit(exc.exit_code)
+        except typer.Exit as exc:
+            sys.exit(exc.exit_code)
+        except typer.Abort:
+            error_line("aborted")
+            sys.exit(EXIT_FAILED)
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else EXIT_OK)
+
+
 app = typer.Typer(
+    cls=OneLineErrors,
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -68,8 +112,13 @@ WarehouseOption = Annotated[
 
 def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
     """One line on stderr, then exit with `code`."""
-    err.print(f"[bold red]error:[/] {escape(shown(message))}", highlight=False, markup=True, soft_wrap=True)
+    error_line(message)
     raise typer.Exit(code)
+
+
+def error_line(message: str) -> None:
+    # Text, not markup: a quoted path or YAML key may hold brackets rich would read as tags.
+    err.print(Text.assemble(("error:", "bold red"), " ", shown(message)), highlight=False, soft_wrap=True)
 
 
 @contextmanager
@@ -120,6 +169,54 @@ def warehouse_or_exit(text: str | None, settings: Settings) -> WarehouseUrl:
         return parse_warehouse_url(text or settings.warehouse_url)
     except LofteError as exc:
         fail(str(exc), EXIT_USAGE)
+
+
+def paths_or_exit(option: str, paths: Iterable[Path | None]) -> None:
+    """Every path given on the command line exists: a typo is a usage error before anything runs, not
+    a file reported unreadable after a follow-up published without it."""
+    for path in paths:
+        if path is not None and not path.exists():
+            fail(f"{option} {shown_path(path)}: no such file or folder", EXIT_USAGE)
+
+
+def folder_or_exit(option: str, path: Path) -> None:
+    if not path.is_dir():
+        what = "not a folder" if path.exists() else "no such folder"
+        fail(f"{option} {shown_path(path)}: {what}", EXIT_USAGE)
+
+
+def out_file_or_exit(option: str, path: Path | None) -> None:
+    """A file to write: its folder exists (nothing is created on a typo) and it is not a folder."""
+    if path is None:
+        return
+    if path.is_dir():
+        fail(f"{option} {shown_path(path)}: is a folder, give a file name", EXIT_USAGE)
+    if not path.parent.is_dir():
+        fail(f"{option} {shown_path(path)}: no such folder {shown_path(path.parent)}", EXIT_USAGE)
+
+
+def out_folder_or_exit(option: str, path: Path) -> None:
+    """A folder to write into: it exists, or its parent does (the folder itself is made)."""
+    if path.exists() and not path.is_dir():
+        fail(f"{option} {shown_path(path)}: not a folder", EXIT_USAGE)
+    if not path.exists() and not path.parent.is_dir():
+        fail(f"{option} {shown_path(path)}: no such folder {shown_path(path.parent)}", EXIT_USAGE)
+
+
+def shown_path(path: Path) -> str:
+    """A path as messages show it: control characters escaped, so a file name cannot forge a line."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(path))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def config_or_exit(read: Callable[[], T], settings: Settings) -> T:
+    """The run's configuration files read and checked before the orchestration starts (seconds, not the
+    tens of seconds a Prefect start costs): a bad file is its one line and exit 1."""
+    with handled(settings):
+        return read()
+    raise AssertionError("unreachable")  # pragma: no cover  (handled() exits on every error)
 
 
 def keep_password_out_of_flows(target: WarehouseUrl) -> str:

@@ -20,18 +20,25 @@ from rich.progress import (
     TextColumn,
     TimeElapsedColumn,
 )
+from rich.text import Text
 
 from cli.common import (
     EXIT_UNREADABLE,
+    EXIT_USAGE,
     WarehouseOption,
     app,
+    config_or_exit,
     err,
     expand,
+    fail,
+    folder_or_exit,
     handled,
     keep_password_out_of_flows,
     out,
+    paths_or_exit,
     quiet_prefect,
     settings_or_exit,
+    shown_path,
     warehouse_or_exit,
 )
 from flows.prefect_api import start_prefect_api
@@ -135,18 +142,37 @@ def run(
     """Load exports (in the order given) and recompute the follow-up of the partitions they touch."""
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
+    # Everything that can be checked without the orchestration is, first: a mistake costs seconds.
+    for option, given in (
+        ("--promises", promises),
+        ("--areas", [areas]),
+        ("--aliases", [aliases]),
+        ("--population", [population]),
+        ("--status", status or []),
+        ("--storm", storm or []),
+        ("--activities", activities or []),
+    ):
+        paths_or_exit(option, given)
+    promise_files = expand(promises)
+    if not promise_files:
+        fail(f"--promises {' '.join(shown_path(p) for p in promises)}: no promises files", EXIT_USAGE)
     files = [
         *[(Source.STATUS, p) for p in expand(status or [])],
         *[(Source.STORM, p) for p in expand(storm or [])],
         *[(Source.ACTIVITIES, p) for p in expand(activities or [])],
     ]
+
+    def check_config() -> None:
+        from pipeline.config import read_config
+
+        read_config(promise_files, areas, aliases, population)
+
+    config_or_exit(check_config, settings)
     with orchestrated(settings, [p for _, p in files]):
         from flows.followup import file_task_runner, followup_run
 
         flow = followup_run.with_options(task_runner=file_task_runner(settings.file_workers))
-        summary = flow(
-            expand(promises), areas, files, aliases, keep_password_out_of_flows(target), population
-        )
+        summary = flow(promise_files, areas, files, aliases, keep_password_out_of_flows(target), population)
     report_summary(summary)
 
 
@@ -155,6 +181,7 @@ def nightly(config: ConfigOption, inbox: InboxOption, warehouse: WarehouseOption
     """Load the exports not loaded before (by SHA-256) and recompute the partitions they touch."""
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
+    check_folders(config, inbox, settings)
     with orchestrated(settings):
         from flows.followup import file_task_runner
         from flows.nightly import nightly_run
@@ -165,7 +192,6 @@ def nightly(config: ConfigOption, inbox: InboxOption, warehouse: WarehouseOption
         for line in summary.skipped:
             err.print(f"[yellow]skipped:[/] {escape(shown(line))}", highlight=False, soft_wrap=True)
         out.print("nothing new: the warehouse is unchanged", highlight=False)
-        return
     report_summary(summary)
 
 
@@ -180,6 +206,9 @@ def backfill(
     """Recompute the years from every export in the inbox, each year in its own transaction."""
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
+    if from_year > to_year:
+        fail(f"--from-year {from_year} is after --to-year {to_year}", EXIT_USAGE)
+    check_folders(config, inbox, settings)
     with orchestrated(settings):
         from flows.backfill import backfill_run
         from flows.followup import file_task_runner
@@ -189,10 +218,23 @@ def backfill(
     report_summary(summary)
 
 
+def check_folders(config: Path, inbox: Path, settings: Settings) -> None:
+    """A scheduled run's folders exist and its configuration reads, before the orchestration starts."""
+    folder_or_exit("--config", config)
+    folder_or_exit("--inbox", inbox)
+
+    def check_config() -> None:
+        from pipeline.config import read_config_folder
+
+        read_config_folder(config)
+
+    config_or_exit(check_config, settings)
+
+
 def report_summary(summary: RunSummary) -> None:
     """Per file: rows read, loaded, rejected (reasons grouped), warnings; then the partitions rewritten.
-    Exits 3 when a file could not be read at all. Every name and message is escaped: a file name may
-    hold a line break or markup, and must not print a line of its own."""
+    Exits 3 when a file could not be read at all, or an inbox entry was not read. Every name and
+    message is escaped: a file name may hold a line break or markup, and must not print a line of its own."""
     for line in summary.skipped:
         err.print(f"[yellow]skipped:[/] {escape(shown(line))}", highlight=False, soft_wrap=True)
     for audit in summary.audits:
@@ -212,5 +254,9 @@ def report_summary(summary: RunSummary) -> None:
     if merged:
         done = ", ".join(f"{k} {y}" for k, y in merged.followup_partitions) or "none"
         out.print(f"run {summary.run_id}: follow-up recomputed for {done}", highlight=False)
-    if summary.unreadable:
+        for warning in merged.warnings:
+            out.print(f"[yellow]warning:[/] {escape(shown(warning))}", highlight=False, soft_wrap=True)
+    for line in summary.not_read:
+        err.print(Text(shown(line)), highlight=False, soft_wrap=True)
+    if summary.unreadable or summary.not_read:
         raise typer.Exit(EXIT_UNREADABLE)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
 
 from extract.readers import Aliases
 from extract.tabular import read_text
-from schemas.aliases import parse_aliases
+from schemas.aliases import parse_aliases, parse_local_hobit_codes
 from schemas.areas import parse_areas_text
 from schemas.errors import ConfigError, InputFileError
 from schemas.promises import Promises, parse_promises
@@ -18,9 +19,9 @@ from transform.areas import Area, areas_of
 from transform.text import pad_code4
 
 
-def load_promises(path: Path) -> Promises:
+def load_promises(path: Path, local_hobit: Iterable[str] = ()) -> Promises:
     try:
-        return parse_promises(read_text(path), str(path))
+        return parse_promises(read_text(path), str(path), local_hobit)
     except InputFileError as exc:
         raise ConfigError(str(exc)) from None
 
@@ -55,6 +56,16 @@ def load_population(path: Path) -> pd.DataFrame:
         [{"kommunkod": k, "year": y, "folkmangd": n, "source": path.name} for (k, y), n in rows.items()],
         columns=["kommunkod", "year", "folkmangd", "source"],
     )
+
+
+def load_hobit_codes(path: Path | None) -> tuple[str, ...]:
+    """`hobit_codes: [CODE, …]` of the aliases file: local HOBIT codes a promises file may match."""
+    if path is None:
+        return ()
+    try:
+        return parse_local_hobit_codes(read_text(path), str(path))
+    except InputFileError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_aliases(path: Path | None) -> Aliases:

@@ -17,6 +17,7 @@ from flows.tasks import (
     merge_year,
     open_warehouse,
     publish_summary,
+    stray_inbox_entries,
 )
 from load.merge import MergeResult
 from pipeline import interrupt
@@ -51,12 +52,14 @@ def backfill_run(
         begin_run(store, summary.run_id, "backfill")
         files = [(item.source, item.path) for item in inbox_files(inbox_dir)]
         summary.skipped = skipped_entries(inbox_dir)
+        summary.not_read = stray_inbox_entries(inbox_dir)
         summary.audits = stage_files(store, summary.run_id, files, config)
         merged = MergeResult()
         for year in range(from_year, to_year + 1):
             result = merge_year(store, summary.run_id, config.promises, year, now)
             merged.partitions_changed += result.partitions_changed
             merged.followup_partitions += result.followup_partitions
+            merged.warnings += result.warnings
         finish_backfill(store, summary.run_id, config.areas, now)
         summary.merged = merged
         publish_summary(store, summary)

@@ -44,6 +44,9 @@ def nightly_run(config_dir: Path, inbox_dir: Path, warehouse: str | None = None)
         summary.skipped = plan.skipped
         for line in plan.skipped:
             get_run_logger().warning("%s", shown(line))
+        summary.not_read = plan.not_read
+        for line in plan.not_read:
+            get_run_logger().warning("%s", shown(line))
         if plan.nothing_to_do:
             get_run_logger().info("nothing new in %s: the warehouse is unchanged", inbox_dir)
             return summary

@@ -111,6 +111,14 @@ def inbox_files(inbox_dir: Path) -> list[InboxFile]:
 
 
 @task(cache_policy=NO_CACHE)
+def stray_inbox_entries(inbox_dir: Path) -> list[str]:
+    found = plan.stray_inbox_entries(inbox_dir)
+    for line in found:
+        run_logger().warning("%s", line)
+    return found
+
+
+@task(cache_policy=NO_CACHE)
 def publish_summary(warehouse: Warehouse, result: RunSummary) -> None:
     """A markdown artifact in the Prefect UI: files and rejected rows, then the follow-up tables."""
     text = summary.summary_markdown(warehouse, result)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -118,21 +119,46 @@ def count_measure(
     return frame
 
 
-def recompute_followup(conn: Connection, partition: Partition, run_id: str, updated_at: datetime) -> int:
-    """Replace the partition's follow-up rows from its stored measures; returns rows written."""
+def loaded_sources(conn: Connection, kommunkod: str, year: int) -> set[Source]:
+    """The sources with at least one fact in the partition: a measure of any other source has no data
+    (missing, NULL), which is not the same as having counted nothing (0)."""
+    found = set()
+    for source, (fact, _) in FACT_TABLES.items():
+        query = sa.select(sa.literal(1)).where(fact.c.kommunkod == kommunkod, fact.c.year == year).limit(1)
+        if conn.execute(query).first() is not None:
+            found.add(source)
+    return found
+
+
+@dataclass
+class FollowupResult:
+    rows: int = 0
+    # Measures whose source has data in the partition but none of it matched: likely a wrong code or
+    # value in the promises file, so the run output and the report say so.
+    matched_nothing: list[str] = field(default_factory=list)
+
+
+def recompute_followup(
+    conn: Connection, partition: Partition, run_id: str, updated_at: datetime
+) -> FollowupResult:
+    """Replace the partition's follow-up rows from its stored measures."""
     kommunkod, year = partition
     fa = w.followup_aggregate
     conn.execute(sa.delete(fa).where(fa.c.kommunkod == kommunkod, fa.c.year == year))
     measures = stored_measures(conn, kommunkod, year)
     if not measures:
-        return 0
+        return FollowupResult()
     counts = pd.concat([count_measure(conn, m, kommunkod, year) for m in measures], ignore_index=True)
-    rows = finalize(counts, measures).assign(
+    loaded = loaded_sources(conn, kommunkod, year)
+    missing = {m.id for m in measures if m.source not in loaded}
+    rows = finalize(counts, measures, missing=missing).assign(
         kommunkod=kommunkod, year=year, run_id=run_id, updated_at=updated_at
     )
     # A few hundred rows per partition: a plain insert, the same on both databases.
     conn.execute(sa.insert(fa), rows.astype(object).where(rows.notna(), None).to_dict("records"))
-    return len(rows)
+    counted = set(counts.loc[counts["value"] > 0, "measure_id"])
+    nothing = [m.id for m in measures if m.id not in missing and m.id not in counted]
+    return FollowupResult(len(rows), nothing)
 
 
 def recompute_quality(

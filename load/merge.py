@@ -41,6 +41,7 @@ class MergeResult:
     partitions_changed: list[Partition] = field(default_factory=list)  # facts or rejects touched
     followup_partitions: list[Partition] = field(default_factory=list)  # follow-up rewritten
     facts_written: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # e.g. a measure that matched no row
 
 
 def merge_run(
@@ -84,7 +85,11 @@ def merge_run(
         recompute_quality(conn, wanted, run_id, updated_at)
         with_promises = _partitions_with_promises(conn, wanted)
         for partition in sorted(with_promises):
-            recompute_followup(conn, partition, run_id, updated_at)
+            followup = recompute_followup(conn, partition, run_id, updated_at)
+            result.warnings += [
+                f"{partition[0]} {partition[1]}: measure {measure_id} matched no row of its source"
+                for measure_id in followup.matched_nothing
+            ]
         for partition in sorted(lagesbild_partitions(conn, wanted)):
             recompute_lagesbild(conn, backend, partition, run_id, updated_at)
         refreshed = {a.kommunkod for a in areas or []}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from extract.config import load_aliases, load_areas, load_population, load_promises
+from extract.config import load_aliases, load_areas, load_hobit_codes, load_population, load_promises
 from extract.inbox import config_folder
 from extract.readers import Aliases
 from schemas.errors import ConfigError
@@ -29,8 +29,10 @@ def read_config(
     promises: list[Path], areas: Path | None, aliases: Path | None, population: Path | None = None
 ) -> RunConfig:
     """Promises (one file per kommun and year), areas and aliases; a layer a measure names must be in
-    the areas file."""
-    documents = [load_promises(p) for p in promises]
+    the areas file, a code it matches in its code list (the aliases file may add local HOBIT codes)."""
+    header_aliases = load_aliases(aliases)
+    local_hobit = load_hobit_codes(aliases)
+    documents = [load_promises(p, local_hobit) for p in promises]
     seen: dict[tuple[str, int], Path] = {}
     for path, document in zip(promises, documents, strict=True):
         partition = (document.kommunkod, document.year)
@@ -51,7 +53,7 @@ def read_config(
         documents,
         area_list,
         index,
-        load_aliases(aliases),
+        header_aliases,
         load_population(population) if population else None,
     )
 

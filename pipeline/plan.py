@@ -11,6 +11,7 @@ from load.retry import retried
 from load.warehouse import Warehouse
 from pipeline.config import RunConfig
 from schemas.contracts import Source
+from schemas.errors import shown
 from schemas.promises import Promises
 
 
@@ -20,6 +21,7 @@ class NightPlan:
     promises: list[Promises]  # promises files new or changed since they were last applied
     areas_changed: bool
     skipped: list[str] = field(default_factory=list)  # inbox entries not read: one line each
+    not_read: list[str] = field(default_factory=list)  # inbox entries outside the source folders
 
     @property
     def nothing_to_do(self) -> bool:
@@ -44,7 +46,7 @@ def plan_night(warehouse: Warehouse, config: RunConfig, inbox_dir: Path) -> Nigh
         seen.add(item.sha256)
     changed = [p for p in config.promises if documents.get(("promises", promises_key(p))) != promises_sha(p)]
     areas_changed = config.areas is not None and documents.get(("areas", "areas")) != areas_sha(config.areas)
-    return NightPlan(new, changed, areas_changed, skipped)
+    return NightPlan(new, changed, areas_changed, skipped, stray_inbox_entries(inbox_dir))
 
 
 def inbox_files(inbox_dir: Path) -> list[InboxFile]:
@@ -63,3 +65,19 @@ def skipped_entries(inbox_dir: Path) -> list[str]:
         if folder.is_dir():
             skipped += folder_files(folder, SUFFIXES)[1]
     return skipped
+
+
+NOT_READ = "not in " + ", ".join(f"{s}/" for s in Source).replace(", activities/", " or activities/")
+
+
+def stray_inbox_entries(inbox_dir: Path) -> list[str]:
+    """Files in the inbox root and folders other than status/, storm/ and activities/, one line each:
+    an export dropped there is never read, and a night that reads nothing must not pass for complete."""
+    if not inbox_dir.is_dir():
+        return []
+    known = {str(source) for source in Source}
+    return [
+        f"{shown(str(entry))}{'/' if entry.is_dir() else ''}: {NOT_READ}: not read"
+        for entry in sorted(inbox_dir.iterdir())
+        if not entry.name.startswith(".") and entry.name not in known
+    ]

@@ -35,6 +35,7 @@ class RunSummary:
     audits: list[FileAudit] = field(default_factory=list)
     merged: MergeResult | None = None
     skipped: list[str] = field(default_factory=list)  # entries of input folders not read, one line each
+    not_read: list[str] = field(default_factory=list)  # inbox entries outside the source folders
 
     @property
     def unreadable(self) -> list[FileAudit]:

@@ -52,10 +52,13 @@ def summary_markdown(warehouse: Warehouse, summary: RunSummary) -> str:
     if rejections:
         lines += ["", "## Rejected rows", "", *rejections]
     warnings = [f"- {_cell(Path(a.path).name)}: {_cell(w)}" for a in summary.audits for w in a.warnings]
+    if summary.merged and summary.merged.warnings:
+        warnings += [f"- {_cell(line)}" for line in summary.merged.warnings]
     if warnings:
         lines += ["", "## Warnings", "", *warnings]
-    if summary.skipped:
-        lines += ["", "## Not read", "", *(f"- {_cell(s)}" for s in summary.skipped)]
+    not_read = [*summary.skipped, *summary.not_read]
+    if not_read:
+        lines += ["", "## Not read", "", *(f"- {_cell(s)}" for s in not_read)]
     partitions = summary.merged.followup_partitions if summary.merged else []
     with warehouse.begin() as conn:
         for kommunkod, year in partitions[:ARTIFACT_PARTITIONS]:

@@ -19,7 +19,7 @@ from load.views import MISSING, view
 from schemas import warehouse as w
 from schemas.contracts import Source
 from schemas.promises import Measure
-from transform.followup import TERTIALS
+from transform.followup import ALL, TERTIALS
 from transform.text import text_key
 
 
@@ -32,6 +32,15 @@ class MeasureFollowup:
     target_text: str = ""  # "204 av 200 (102 %)"; empty without a target
     activities: pd.DataFrame = field(default_factory=pd.DataFrame)  # datum, plats, tertial (activities)
     places_missing: list[str] = field(default_factory=list)  # promised places with no activity this year
+
+    @property
+    def matched_nothing(self) -> bool:
+        """Its source has data in the partition (values are not NULL) yet the measure counted nothing all
+        year: most likely a code or value in the promises file that the exports never carry."""
+        if not len(self.rows):
+            return False
+        totals = self.rows[self.rows["area_id"] == ALL]["cumulative_value"]
+        return bool(len(totals)) and bool(totals.notna().all()) and int(totals.max()) == 0
 
 
 @dataclass
@@ -69,6 +78,15 @@ class Followup:
                 )
             lines.append(line)
         return lines
+
+    def warning_lines(self) -> list[str]:
+        """A line per measure that matched no row although its source has data for the year."""
+        return [
+            f"Varning: {m.measure.label}: ingen rad matchade i {str(m.measure.source).upper()} "
+            "(källan har data för året: kontrollera koder och värden i löftesfilen)"
+            for m in self.measures
+            if m.matched_nothing
+        ]
 
 
 def _reason_sv(reason: str) -> str:

@@ -107,7 +107,7 @@ def to_html(data: ReportData, *, public: bool = False) -> str:
     body += _map_section(data.map)
     body += [
         '<section id="datakvalitet"><h2>Datakvalitet</h2><ul class="quality">',
-        *[f"<li>{escape(line)}</li>" for line in followup.quality_lines()],
+        *[f"<li>{escape(line)}</li>" for line in followup.quality_lines() + followup.warning_lines()],
         "</ul></section>",
         "</main>",
         # The run ids are for whoever traces a number back to its load (lofte audit --run …).

@@ -76,7 +76,8 @@ def to_markdown(followup: Followup, *, public: bool = False) -> str:
                 out += ["| Område | Tertial 1 | Tertial 2 | Tertial 3 |", "|---|---:|---:|---:|"]
                 out += [f"| {area} | " + " | ".join(cells) + " |" for area, cells in zip(*table, strict=True)]
                 out.append("")
-    out += ["## Datakvalitet", ""] + [f"- {line}" for line in followup.quality_lines()] + [""]
+    quality = followup.quality_lines() + followup.warning_lines()
+    out += ["## Datakvalitet", ""] + [f"- {line}" for line in quality] + [""]
     return "\n".join(out)
 
 

@@ -56,6 +56,8 @@ class AliasesFile(BaseModel):
     status: dict[StatusColumn, Headers] = Field(default_factory=dict)
     storm: dict[StormColumn, Headers] = Field(default_factory=dict)
     activities: dict[ActivitiesColumn, Headers] = Field(default_factory=dict)
+    # HOBIT codes in local use beyond the contract's, which a promises file may then match.
+    hobit_codes: Headers = Field(default_factory=list)
 
     def by_source(self) -> dict[Source, dict[str, list[str]]]:
         """Source → contract column → other header names; sources without aliases left out."""
@@ -65,15 +67,27 @@ class AliasesFile(BaseModel):
 
 def parse_aliases(text: str, name: str) -> dict[Source, dict[str, list[str]]]:
     """Parse and validate an aliases file's text; an empty file means no aliases."""
+    found = parse_aliases_file(text, name)
+    return found.by_source() if found is not None else {}
+
+
+def parse_local_hobit_codes(text: str, name: str) -> tuple[str, ...]:
+    """The aliases file's `hobit_codes: [CODE, …]`: local HOBIT codes a promises file may match."""
+    found = parse_aliases_file(text, name)
+    return tuple(c.strip() for c in found.hobit_codes if c.strip()) if found is not None else ()
+
+
+def parse_aliases_file(text: str, name: str) -> AliasesFile | None:
+    """The validated aliases file; None for an empty one."""
     document, root = read_yaml(text, name, AliasesError)
     if document is None:
-        return {}
+        return None
     if not isinstance(document, dict):
         raise AliasesError(f"{name}:1:1: aliases are a mapping of source → column → [header names]")
 
     def explain(kind: str, loc: Loc) -> str | None:
         if kind == "extra_forbidden" and len(loc) == 1:
-            return f"not a source ({SOURCES})"
+            return f"not a source ({SOURCES}) or hobit_codes"
         if kind == "dict_type" and len(loc) == 1:
             return "expected column → [header names]"
         if kind in ("list_type", "string_type") and len(loc) >= 2:
@@ -84,6 +98,6 @@ def parse_aliases(text: str, name: str) -> dict[Source, dict[str, list[str]]]:
         return yaml_position(root, loc)
 
     try:
-        return AliasesFile.model_validate(document).by_source()
+        return AliasesFile.model_validate(document)
     except ValidationError as exc:
         raise AliasesError(first_error(exc, name, position, explain=explain)) from None

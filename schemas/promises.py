@@ -5,10 +5,12 @@ Validation errors point at the bad key with its line and column in the file (`Pr
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from schemas.codes import unknown_code
 from schemas.contracts import CONTRACTS, Source
 from schemas.errors import ConfigError
 from schemas.located import first_error, read_yaml, yaml_position
@@ -103,12 +105,28 @@ class Promises(_Strict):
         return {m.layer for m in self.measures if m.layer}
 
 
-def parse_promises(text: str, name: str) -> Promises:
-    """Parse and validate a promises file's text; `name` is used in error messages."""
+def parse_promises(text: str, name: str, local_hobit: Iterable[str] = ()) -> Promises:
+    """Parse and validate a promises file's text; `name` is used in error messages. Crime and HOBIT
+    codes must be in their code lists (`local_hobit`: the aliases file's extra HOBIT codes)."""
     document, root = read_yaml(text, name, PromisesError)
     if not isinstance(document, dict):
         raise PromisesError(f"{name}:1:1: a promises file is a mapping with kommunkod, year and sections")
     try:
-        return Promises.model_validate(document)
+        promises = Promises.model_validate(document)
     except ValidationError as exc:
         raise PromisesError(first_error(exc, name, lambda loc: yaml_position(root, loc))) from None
+    _check_codes(promises, root, name, tuple(local_hobit))
+    return promises
+
+
+def _check_codes(promises: Promises, root: Any, name: str, local_hobit: tuple[str, ...]) -> None:
+    """The first match value that is no known code, with its line and column and the closest code."""
+    for s, section in enumerate(promises.sections):
+        for m, measure in enumerate(section.measures):
+            for column, values in measure.match.items():
+                for v, value in enumerate(values):
+                    problem = unknown_code(column, value, local_hobit)
+                    if problem is None:
+                        continue
+                    line, col = yaml_position(root, ("sections", s, "measures", m, "match", column, v))
+                    raise PromisesError(f"{name}:{line}:{col}: measure {measure.id}: {problem}")

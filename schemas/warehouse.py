@@ -221,8 +221,9 @@ followup_aggregate = sa.Table(
     sa.Column("tertial", sa.Integer, primary_key=True),
     sa.Column("measure_id", sa.Text, primary_key=True),
     sa.Column("area_id", sa.Text, primary_key=True),
-    sa.Column("value", sa.Integer, nullable=False),
-    sa.Column("cumulative_value", sa.Integer, nullable=False),
+    # NULL when the measure's source had no row loaded in the partition: missing is not zero.
+    sa.Column("value", sa.Integer),
+    sa.Column("cumulative_value", sa.Integer),
     sa.Column("target", sa.Integer),
     sa.Column("run_id", sa.Text, nullable=False),
     sa.Column("updated_at", TS, nullable=False),

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
+from pipeline.config import read_config
+from schemas.contracts import Source
+from schemas.errors import ConfigError
 from schemas.promises import PromisesError, parse_promises
+
+AREAS = Path(str(resources.files("schemas").joinpath("reference/eskilstuna_areas.geojson")))
 
 
 def _example() -> str:
@@ -55,3 +61,61 @@ def test_unquoted_codes_with_a_leading_zero_are_not_read_as_octal() -> None:
     promises = parse_promises(text, "p.yaml")
     assert promises.kommunkod == "0301"
     assert promises.measures[0].match == {"Brottskod": ("0101", "5011")}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            "HOBIT: [TRAFIKKONTROLL]",
+            "HOBIT: [TRAFIKONTROLL]",
+            "p.yaml:46:19: measure trafikkontroller-utsatta-omraden: HOBIT 'TRAFIKONTROLL' is not in the "
+            "HOBIT codes of the contract or the aliases file: did you mean TRAFIKKONTROLL?",
+        ),
+        (
+            'Brottskod: ["5010", "5011"]',
+            'Brottskod: ["5O10", "5011"]',
+            "p.yaml:16:23: measure narkotika-ingripanden: Brottskod '5O10' is not in Brå's crime-code list "
+            "(schemas/reference/brottskoder.csv): did you mean 5010?",
+        ),
+        (
+            'Brottskod: ["5010", "5011"]',
+            'Brottskod: ["5010", 50111]',
+            "p.yaml:16:31: measure narkotika-ingripanden: Brottskod '50111' is not in Brå's crime-code list",
+        ),
+    ],
+)
+def test_codes_outside_the_code_lists_are_named_with_the_closest_known_code(
+    old: str, new: str, message: str
+) -> None:
+    text = _example()
+    assert old in text
+    with pytest.raises(PromisesError) as raised:
+        parse_promises(text.replace(old, new), "p.yaml")
+    assert str(raised.value).startswith(message)
+    assert "\n" not in str(raised.value)
+
+
+def test_known_codes_in_any_spelling_and_local_hobit_codes_pass() -> None:
+    text = _example().replace("HOBIT: [TRAFIKKONTROLL]", "HOBIT: [trafikkontroll, Ordningshållning]")
+    parse_promises(text.replace('["5010", "5011"]', "[5010, 301]"), "p.yaml")  # 301 is 0301
+    local = _example().replace("HOBIT: [TRAFIKKONTROLL]", "HOBIT: [Grannsamverkan]")
+    with pytest.raises(PromisesError, match="HOBIT 'Grannsamverkan' is not in"):
+        parse_promises(local, "p.yaml")
+    assert parse_promises(local, "p.yaml", ["GRANNSAMVERKAN"]).measures[3].match["HOBIT"] == (
+        "Grannsamverkan",
+    )
+
+
+def test_the_aliases_file_adds_local_hobit_codes_to_a_run(tmp_path: Path) -> None:
+    promises = tmp_path / "p.yaml"
+    promises.write_text(_example().replace("HOBIT: [TRAFIKKONTROLL]", "HOBIT: [GRANNSAMVERKAN]"), "utf-8")
+    aliases = tmp_path / "aliases.yaml"
+    aliases.write_text("hobit_codes: [Grannsamverkan]\nstorm:\n  Händelsenummer: [HR-nummer]\n", "utf-8")
+    with pytest.raises(ConfigError, match="HOBIT 'GRANNSAMVERKAN' is not in"):
+        read_config([promises], AREAS, None)
+    config = read_config([promises], AREAS, aliases)
+    assert config.aliases == {Source.STORM: {"Händelsenummer": ["HR-nummer"]}}
+    aliases.write_text("hobit_codes: {a: 1}\n", "utf-8")
+    with pytest.raises(ConfigError, match="hobit_codes"):
+        read_config([promises], AREAS, aliases)

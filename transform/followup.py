@@ -7,10 +7,14 @@ this module turns those counts into `followup_aggregate` rows. The rules that li
   layer: its areas plus OUTSIDE and NO_COORDINATES, which together hold everything matched);
 - area rows of an area with nothing all year are left out; an area counted in any tertial gets all three
   tertials, so its year-to-date value reads on in the tertials where it had none;
-- cumulative_value is the running sum over tertials 1..3; the target stands on ALL rows.
+- cumulative_value is the running sum over tertials 1..3; the target stands on ALL rows;
+- missing is not zero: a measure whose source had no row loaded in the partition at all gets its ALL
+  rows with value and cumulative_value NULL (and no area rows), never 0.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection
 
 import pandas as pd
 
@@ -34,10 +38,25 @@ def match_values(source: Source, field: str, values: tuple[str, ...]) -> list[st
     return [v.strip() for v in values]
 
 
-def finalize(counts: pd.DataFrame, measures: list[Measure]) -> pd.DataFrame:
-    """`counts`: (measure_id, tertial, area_id, value) as counted; area_id is ALL for layer-less measures."""
+def finalize(counts: pd.DataFrame, measures: list[Measure], missing: Collection[str] = ()) -> pd.DataFrame:
+    """`counts`: (measure_id, tertial, area_id, value) as counted; area_id is ALL for layer-less measures.
+    `missing`: the measures whose source had no data in the partition."""
     frames = []
     for measure in measures:
+        if measure.id in missing:
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "area_id": ALL,
+                        "tertial": TERTIALS,
+                        "value": pd.array([None] * len(TERTIALS), dtype="Int64"),
+                        "cumulative_value": pd.array([None] * len(TERTIALS), dtype="Int64"),
+                        "measure_id": measure.id,
+                        "target": measure.target,
+                    }
+                )
+            )
+            continue
         mine = counts[counts["measure_id"] == measure.id]
         if measure.layer:
             areas = mine[mine["area_id"] != ALL]
@@ -63,5 +82,6 @@ def finalize(counts: pd.DataFrame, measures: list[Measure]) -> pd.DataFrame:
     if not frames:
         return pd.DataFrame(columns=AGGREGATE_COLUMNS)
     result = pd.concat(frames, ignore_index=True)[AGGREGATE_COLUMNS]
-    result["target"] = result["target"].astype("Int64")
+    for column in ("value", "cumulative_value", "target"):
+        result[column] = result[column].astype("Int64")
     return result.reset_index(drop=True)

@@ -80,25 +80,27 @@ def test_cli_exit_codes(tmp_path: Path, duckdb_url: str) -> None:
     assert failed.exit_code == 1
     assert "promises.yaml:3:11: sections" in failed.output and "Traceback" not in failed.output
     assert runner.invoke(app, ["run", "--warehouse", duckdb_url]).exit_code == 2  # --promises missing
-    missing = runner.invoke(
-        app,
-        [
-            "run",
-            "--promises",
-            str(ESKILSTUNA_2020 / "promises.yaml"),
-            "--areas",
-            str(ESKILSTUNA_2020 / "areas.geojson"),
-            "--activities",
-            str(ESKILSTUNA_2020 / "activities"),
-            "--status",
-            str(tmp_path / "no-such-export.csv"),
-            "--warehouse",
-            duckdb_url,
-        ],
-    )
-    assert missing.exit_code == 3
-    assert "no-such-export.csv: no such file" in missing.output
-    assert "aktiviteter_2020.csv: 9 rows read, 9 loaded, 0 rejected" in missing.output
+    run = [
+        "run",
+        "--promises",
+        str(ESKILSTUNA_2020 / "promises.yaml"),
+        "--areas",
+        str(ESKILSTUNA_2020 / "areas.geojson"),
+        "--activities",
+        str(ESKILSTUNA_2020 / "activities"),
+        "--warehouse",
+        duckdb_url,
+    ]
+    # A path that does not exist is a usage error before anything runs: nothing is written.
+    missing = runner.invoke(app, [*run, "--status", str(tmp_path / "no-such-export.csv")])
+    assert missing.exit_code == 2
+    assert "no-such-export.csv: no such file or folder" in missing.output
+    assert not (tmp_path / "warehouse.duckdb").exists()
+    loaded = runner.invoke(app, run)
+    assert loaded.exit_code == 0, loaded.output
+    assert "aktiviteter_2020.csv: 9 rows read, 9 loaded, 0 rejected" in loaded.output
     report = runner.invoke(app, ["report", "--kommun", "484", "--year", "2020", "--warehouse", duckdb_url])
     assert report.exit_code == 0
     assert "| Trygghetsvandring | 2 | 3 (5) | 0 (5) |" in report.output
+    # STATUS and STORM were not loaded: their measures are missing, not zero.
+    assert "| – | – | – |" in report.output and "STATUS: inga rader inlästa" in report.output
