@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION) || true
 	if test -x $(BIN)/uv; then \
-		$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -r requirements-dev.lock && \
+		$(BIN)/uv pip install -q --compile-bytecode --require-hashes --python $(BIN)/python -r requirements-dev.lock && \
 		$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python --no-deps -e . && \
 		$(BIN)/uv pip check -q --python $(BIN)/python; \
 	else \
