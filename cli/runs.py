@@ -89,7 +89,7 @@ def shown_progress(files: list[Path] | None) -> Iterator[None]:
 
         def file_done(self, done: progress.FileDone) -> None:
             a = done.audit
-            name = f"{Path(a.path).name} ({a.source})"
+            name = f"{shown(Path(a.path).name)} ({a.source})"  # a name may hold a line break
             if a.status == "unreadable":
                 line = f"{name}: unreadable"
             else:

@@ -13,6 +13,7 @@ view changed here reaches existing warehouses with their next upgrade.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from importlib import resources
 
@@ -592,7 +593,26 @@ def drop_all(conn: Connection) -> None:
 
 
 def create_all(conn: Connection) -> None:
-    """(Re)create every view: drop them (dependants first), then create in order."""
+    """(Re)create every view: drop them (dependants first), then create in order; the last one carries
+    the definitions' fingerprint as its comment."""
     drop_all(conn)
     for definition in VIEWS:
         conn.execute(definition)
+    conn.execute(sa.text(f"COMMENT ON VIEW {VIEWS[-1].table.name} IS '{fingerprint(conn)}'"))
+
+
+def fingerprint(conn: Connection) -> str:
+    """A digest of every view's SQL as this lofte writes it for the connection's database."""
+    compiled = "\n".join(str(definition.compile(dialect=conn.dialect)) for definition in VIEWS)
+    return "lofte views " + hashlib.sha256(compiled.encode("utf-8")).hexdigest()[:16]
+
+
+def are_current(conn: Connection) -> bool:
+    """The warehouse's views are exactly this lofte's: then a run leaves them alone. Recreating them
+    takes locks that wait for any analyst's running query on a view (PostgreSQL), and the run with it."""
+    name = VIEWS[-1].table.name
+    if conn.dialect.name == "postgresql":
+        query = "SELECT obj_description(to_regclass(:name), 'pg_class')"
+    else:
+        query = "SELECT comment FROM duckdb_views() WHERE view_name = :name"
+    return bool(conn.execute(sa.text(query), {"name": name}).scalar() == fingerprint(conn))

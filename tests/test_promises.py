@@ -57,10 +57,10 @@ def test_unquoted_kommunkod_keeps_its_leading_zero() -> None:
 
 def test_unquoted_codes_with_a_leading_zero_are_not_read_as_octal() -> None:
     """YAML 1.1 reads `0301` as the octal number 193; the contract's codes keep their leading zeros."""
-    text = _example().replace('"0484"', "0301").replace('["5010", "5011"]', "[0101, 5011]")
+    text = _example().replace('"0484"', "0301").replace('["5010", "5011"]', "[0310, 5011]")
     promises = parse_promises(text, "p.yaml")
     assert promises.kommunkod == "0301"
-    assert promises.measures[0].match == {"Brottskod": ("0101", "5011")}
+    assert promises.measures[0].match == {"Brottskod": ("0310", "5011")}
 
 
 @pytest.mark.parametrize(

@@ -6,9 +6,11 @@ revisions are in `versions/`, one file each, applied in order and recorded in `a
 also appends a row to `schema_version`, the readable history analysts already know (steps 1–6 are those
 of the releases before Alembic, written by the baseline).
 
-The analysts' views are dropped before the revisions and recreated after them on every upgrade: a
-revision may alter any column a view reads, and a changed view (load/views.py) reaches every existing
-warehouse without a revision of its own.
+The analysts' views are dropped before the revisions and recreated after them whenever the warehouse
+is behind or its views differ from this lofte's (a fingerprint of their SQL is kept as the last view's
+comment): a revision may alter any column a view reads, and a changed view (load/views.py) reaches every
+existing warehouse without a revision of its own. A warehouse that is current gets no DDL at all, so a
+run never queues behind an analyst's query for a view lock.
 
 Adding a revision (a schema change):
 
@@ -64,7 +66,10 @@ def current_revision(conn: Connection) -> str | None:
 
 
 def upgrade(conn: Connection) -> str:
-    """Create or upgrade the warehouse in place, in the caller's transaction; returns the revision."""
+    """Create or upgrade the warehouse in place, in the caller's transaction; returns the revision.
+    A warehouse at the head whose views are this lofte's is left alone: no DDL, no lock to wait for."""
+    if current_revision(conn) == HEAD and views.are_current(conn):
+        return HEAD
     views.drop_all(conn)
     command.upgrade(config(conn), "head")
     views.create_all(conn)

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from cli import app
-from load import migrations
+from load import migrations, views
 from load.warehouse import Warehouse
 from pipeline.config import read_config
 from pipeline.run import load_exports
@@ -264,12 +264,14 @@ def test_an_old_duckdb_warehouse_with_legacy_differences_is_made_equal(
     assert reflected(url) == reflected(duckdb_url)
 
 
-def test_views_are_recreated_on_every_upgrade(duckdb_url: str) -> None:
+def test_views_that_differ_from_this_loftes_are_recreated(duckdb_url: str) -> None:
     migrate(duckdb_url)
     engine = sa.create_engine(duckdb_url)
     with engine.begin() as conn:  # a view as an older release defined it
         conn.execute(sa.text("DROP VIEW v_followup_table"))
         conn.execute(sa.text("CREATE VIEW v_followup_table AS SELECT 1 AS stale"))
+        # An older release's views carry another fingerprint (or none).
+        conn.execute(sa.text(f"COMMENT ON VIEW {views.VIEWS[-1].table.name} IS 'lofte views 0'"))
     engine.dispose()
     migrate(duckdb_url)
     engine = sa.create_engine(duckdb_url)
@@ -277,6 +279,22 @@ def test_views_are_recreated_on_every_upgrade(duckdb_url: str) -> None:
         columns = {c["name"] for c in sa.inspect(conn).get_columns("v_followup_table")}
     engine.dispose()
     assert "stale" not in columns and "target_text" in columns
+
+
+def test_a_current_warehouse_gets_no_ddl(postgres_url: str) -> None:
+    """At the head with this lofte's views, an upgrade takes no lock: an analyst's open transaction that
+    read a view does not hold it up (recreating the views would wait for it)."""
+    migrate(postgres_url)
+    analyst = sa.create_engine(postgres_url)
+    with analyst.connect() as reading:
+        reading.execute(sa.text("SELECT count(*) FROM v_followup"))  # keeps its lock until rollback
+        engine = sa.create_engine(postgres_url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("SET LOCAL lock_timeout = '2s'"))
+            assert migrations.upgrade(conn) == migrations.HEAD
+        engine.dispose()
+        reading.rollback()
+    analyst.dispose()
 
 
 def test_a_database_holding_other_tables_is_refused(duckdb_url: str) -> None:

@@ -51,7 +51,7 @@ def test_a_file_rewritten_while_it_is_read_is_not_loaded_and_loads_next_time(
     whole = path.read_bytes()
     batches = 0
 
-    def rewrite_after_first_batch(phase: str) -> None:
+    def rewrite_after_first_batch(phase: str, on_pause: object = None) -> None:
         nonlocal batches
         if phase == "read":
             batches += 1
@@ -66,7 +66,7 @@ def test_a_file_rewritten_while_it_is_read_is_not_loaded_and_loads_next_time(
     assert first.unreadable  # the command exits 3
     assert _files(warehouse_url) == [("unreadable", f"{path}: changed while being read: not loaded", "0")]
 
-    monkeypatch.setattr(stage, "checkpoint", lambda phase: None)
+    monkeypatch.setattr(stage, "checkpoint", lambda phase, on_pause=None: None)
     path.write_bytes(whole)  # whole again: the next night sees it as new and loads it
     assert [item.path for item in _night(warehouse_url, config, inbox)] == [path]
     second = load_exports(warehouse_url, [(Source.STATUS, path)], config)

@@ -156,5 +156,5 @@ def test_untrusted_inputs_are_named_and_nothing_is_swallowed(
         "storm.csv\\nrun X: follow-up recomputed for 0484 2020: 550 rows read, 549 loaded, 1 rejected"
         in done.stdout
     )
-    assert "rejected: unbalanced quote: 1 rows, lines 12" in done.stdout
+    assert "rejected: unbalanced quote: 1 row, line 12" in done.stdout
     assert [line for line in output.splitlines() if line.startswith(forged)] == []
