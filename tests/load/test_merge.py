@@ -105,7 +105,7 @@ def test_postgres_stages_unlogged_and_leaves_staging_empty(tmp_path: Path, postg
     assert _narkotika(postgres_url) == {(2020, 1): 1}
     engine = sa.create_engine(postgres_url)
     with engine.connect() as conn:
-        persistence = dict(
+        persistence: dict[str, str] = dict(
             conn.execute(
                 sa.text(
                     "SELECT relname, relpersistence FROM pg_class WHERE relkind = 'r' AND relname LIKE 'stg_%'"
