@@ -15,7 +15,7 @@ from typing import Annotated, NoReturn
 import typer
 from rich.console import Console
 
-from load.warehouse_url import WarehouseUrl, mask_url, parse_warehouse_url
+from load.warehouse_url import WarehouseUrl, mask_url, parse_warehouse_url, remember_secret
 from schemas.errors import LofteError
 from schemas.settings import Settings, load_settings
 
@@ -72,6 +72,7 @@ def settings_or_exit() -> Settings:
 
 def warehouse_or_exit(text: str | None, settings: Settings) -> WarehouseUrl:
     """`--warehouse` (else LOFTE_WAREHOUSE_URL, else ./lofte.duckdb), parsed; a usage error otherwise."""
+    remember_secret(os.environ.get("PGPASSWORD"))  # masked in every message like a URL's password
     try:
         return parse_warehouse_url(text or settings.warehouse_url)
     except LofteError as exc:
