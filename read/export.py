@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from load.views import view
+from report.csvfile import write_csv
 from schemas import warehouse as w
 from schemas.errors import WarehouseError
 
@@ -94,5 +95,4 @@ def _csv(frame: pd.DataFrame, path: Path) -> Path:
     for name in out.columns:
         if isinstance(out[name].dtype, pd.DatetimeTZDtype) or out[name].dtype.kind == "M":
             out[name] = out[name].map(lambda t: t.isoformat() if pd.notna(t) else None)
-    out.to_csv(path, sep=";", decimal=",", index=False, encoding="utf-8-sig", lineterminator="\r\n")
-    return path
+    return write_csv(out, path)
