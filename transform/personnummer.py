@@ -54,15 +54,22 @@ def redact(text: str) -> tuple[str, int]:
     return _TOKEN.sub(replace, text), count
 
 
-def redact_series(values: pd.Series) -> tuple[pd.Series, int]:
+# A coordinate as Excel delivers it (`6582365.412345678901`): its fraction is no personnummer.
+_COORDINATE = r"^\s*\d{1,7}[.,]\d*\s*$"
+
+
+def redact_series(values: pd.Series, *, coordinates: bool = False) -> tuple[pd.Series, int]:
     """Vectorised `redact` over a text column (NA stays NA): values holding no run of ten digits in the
-    token's shape are found in Arrow and never reach Python. Returns the column and how many values
-    had something redacted."""
+    token's shape are found in Arrow and never reach Python. `coordinates`: the column holds numbers,
+    and a value that reads as a coordinate is left alone. Returns the column and how many values had
+    something redacted."""
     if values.empty:
         return values, 0
-    candidates = pc.fill_null(pc.match_substring_regex(arrow(values), _CANDIDATE), False).to_numpy(
-        zero_copy_only=False
-    )
+    array = arrow(values)
+    found = pc.match_substring_regex(array, _CANDIDATE)
+    if coordinates:
+        found = pc.and_(found, pc.invert(pc.match_substring_regex(array, _COORDINATE)))
+    candidates = pc.fill_null(found, False).to_numpy(zero_copy_only=False)
     if not candidates.any():
         return values, 0
     texts = values.to_numpy(dtype=object, na_value=None).copy()

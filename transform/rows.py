@@ -35,7 +35,7 @@ class TypedBatch:
 def type_rows(source: Source, raw: pd.DataFrame, lines: np.ndarray) -> TypedBatch:
     """`raw` holds the text of the contract's non-personal columns by field name ('' where absent)."""
     contract = CONTRACTS[source]
-    raw, values_redacted = _redacted(raw.reset_index(drop=True))
+    raw, values_redacted = _redacted(contract, raw.reset_index(drop=True))
     typed, problem = _parse_columns(contract, raw)
     reject_column = pd.Series(pd.NA, index=raw.index, dtype="string")
     reject_reason = pd.Series(pd.NA, index=raw.index, dtype="string")
@@ -82,14 +82,15 @@ def type_rows(source: Source, raw: pd.DataFrame, lines: np.ndarray) -> TypedBatc
     )
 
 
-def _redacted(raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+def _redacted(contract: InputContract, raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
     """Every text but the police's identifiers with personnummer replaced, before anything is typed: so
     facts, rejected rows, warnings, logs and reports only ever see the mark."""
     total = 0
+    coordinates = {c.field for c in contract.columns if c.kind is Kind.COORDINATE}
     for name in raw.columns:
         if name in IDENTIFIER_FIELDS:
             continue
-        column, changed = redact_series(raw[name])
+        column, changed = redact_series(raw[name], coordinates=name in coordinates)
         if changed:
             raw = raw.assign(**{name: column})
             total += changed

@@ -89,3 +89,9 @@ def test_the_series_form_counts_values_and_keeps_missing_ones() -> None:
     assert out.iloc[1] == f"Hos {REDACTED} och {REDACTED}"
     assert out.iloc[0] == "Göksten" and pd.isna(out.iloc[2]) and out.iloc[3] == ""
     assert redact_series(pd.Series([], dtype="str"))[1] == 0
+
+
+def test_a_coordinate_with_a_long_fraction_is_no_personnummer() -> None:
+    values = pd.Series(["6582365.4101011234", "584688,0101011234", "198511111111", ""], dtype="str")
+    out, changed = redact_series(values, coordinates=True)
+    assert changed == 1 and list(out[:2]) == list(values[:2]) and out.iloc[2] == REDACTED
