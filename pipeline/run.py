@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from load.merge import MergeResult, merge_run
+from load.merge import merge_backfill as merge_backfill_run
 from load.staging import FileAudit, abandon_run, start_run
 from load.warehouse import Warehouse
 from load.warehouse_url import WarehouseUrl
@@ -91,22 +92,17 @@ def merge_files(
     return merge_run(warehouse, run_id, promises, areas, updated_at=updated_at)
 
 
-def merge_year(
-    warehouse: Warehouse, run_id: str, promises: list[Promises], year: int, updated_at: datetime
+def merge_backfill(
+    warehouse: Warehouse,
+    run_id: str,
+    promises: list[Promises],
+    years: list[int],
+    areas: list[Area] | None,
+    updated_at: datetime,
 ) -> MergeResult:
-    """One backfilled year in one transaction: its facts, rejected rows and partitions."""
-    mine = [p for p in promises if p.year == year]
-    partitions = {(p.kommunkod, year) for p in mine}
-    return merge_run(
-        warehouse, run_id, mine, None, years={year}, recompute=partitions, finish=False, updated_at=updated_at
-    )
-
-
-def finish_backfill(
-    warehouse: Warehouse, run_id: str, areas: list[Area] | None, updated_at: datetime
-) -> None:
-    """Rows without a readable date, warnings, the areas; then the run and its files are done."""
-    merge_run(warehouse, run_id, [], areas, years=set(), finish=True, updated_at=updated_at)
+    """Every backfilled year (its facts, rejected rows and partitions), then the rows without a readable
+    date, the warnings and the areas: one transaction, so a killed backfill publishes nothing."""
+    return merge_backfill_run(warehouse, run_id, promises, years, areas, updated_at)
 
 
 def load_exports(
