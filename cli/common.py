@@ -6,6 +6,7 @@ error; 3 the run finished but one or more input files could not be read at all.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -59,7 +60,22 @@ def handled(settings: Settings | None = None) -> Iterator[None]:
         if settings is not None and settings.debug:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
+        if _disk_full(exc):
+            fail(f"disk full: the run failed and changed nothing: {mask_url(first)}")
         fail(f"the run failed and changed nothing: {type(exc).__name__}: {mask_url(first)}")
+
+
+def _disk_full(exc: BaseException) -> bool:
+    """Whether a failure (or what caused it) was a full disk: an OSError's ENOSPC, or a database
+    driver's message of it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "no space left on device" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def settings_or_exit() -> Settings:

@@ -37,8 +37,8 @@ def backfill_run(
     now = scheduled_time()
     summary = RunSummary(run_id=new_run_id(now))
     with run_guard(store, summary.run_id, on_failure=abandon):
-        begin_run(store, summary.run_id, "backfill")
         files = [(item.source, item.path) for item in inbox_files(inbox_dir)]
+        begin_run(store, summary.run_id, "backfill", [path for _, path in files])
         summary.audits = stage_files(store, summary.run_id, files, config)
         years = list(range(from_year, to_year + 1))
         summary.merged = merge_backfill(store, summary.run_id, config.promises, years, config.areas, now)

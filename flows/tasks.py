@@ -55,8 +55,8 @@ def open_warehouse(warehouse: str | None, settings: Settings) -> Warehouse:
 
 
 @task(cache_policy=NO_CACHE)
-def begin_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
-    run.begin_run(warehouse, run_id, kind)
+def begin_run(warehouse: Warehouse, run_id: str, kind: str, inputs: list[Path] | None = None) -> None:
+    run.begin_run(warehouse, run_id, kind, inputs or [])
 
 
 @task(cache_policy=NO_CACHE)

@@ -7,9 +7,10 @@ marked failed and its staged rows dropped, and the warehouse is always released.
 
 from __future__ import annotations
 
+import shutil
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from load.warehouse_url import WarehouseUrl
 from pipeline.config import RunConfig
 from pipeline.stage import stage_export
 from schemas.contracts import Source
+from schemas.errors import DiskFullError
 from schemas.promises import Promises
 from schemas.settings import Settings
 from transform.areas import Area
@@ -67,14 +69,47 @@ def run_guard(
     try:
         yield
     except BaseException as exc:
-        (on_failure or abandon)(warehouse, run_id, exc)
+        # Marking the run can fail for the same reason (a full disk): the first cause is the one
+        # reported, and the next run finds this one 'running' and marks it interrupted.
+        with suppress(Exception):
+            (on_failure or abandon)(warehouse, run_id, exc)
         raise
     finally:
         warehouse.dispose()
 
 
-def begin_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
+# What a run needs on a DuckDB warehouse's disk, estimated from its inputs: the new facts, the write-ahead
+# log and DuckDB's spill files stay well under twice the exports' size; the overhead covers the schema
+# and the crime codes of a new warehouse.
+FREE_SPACE_FACTOR = 2.0
+FREE_SPACE_OVERHEAD_BYTES = 16 * 2**20
+
+
+def begin_run(warehouse: Warehouse, run_id: str, kind: str, inputs: Sequence[Path] = ()) -> None:
+    """Check the disk has room for the run, then register it."""
+    check_free_space(warehouse, inputs)
     start_run(warehouse, run_id, kind)
+
+
+def check_free_space(warehouse: Warehouse, inputs: Sequence[Path]) -> None:
+    """A DuckDB warehouse on a disk without room for the run: one line before anything is written (a
+    disk that fills during a commit leaves DuckDB's write-ahead log to repair). PostgreSQL's disk is the
+    server's, not visible from here."""
+    path = warehouse.target.path
+    if path is None:
+        return
+    size = sum(p.stat().st_size for p in inputs if p.is_file())
+    need = int(FREE_SPACE_OVERHEAD_BYTES + FREE_SPACE_FACTOR * size)
+    free = shutil.disk_usage(path.resolve().parent).free
+    if free < need:
+        raise DiskFullError(
+            f"disk full: {path.resolve().parent} has {_mb(free)} free, and a run of {len(inputs)} files "
+            f"({_mb(size)}) needs about {_mb(need)}: make room there and run again (nothing changed)"
+        )
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.1f} MB"
 
 
 def abandon(warehouse: Warehouse, run_id: str, reason: BaseException) -> None:
@@ -117,7 +152,7 @@ def load_exports(
     warehouse = open_warehouse(target, settings)
     summary = RunSummary(run_id=run_id or new_run_id())
     with run_guard(warehouse, summary.run_id):
-        begin_run(warehouse, summary.run_id, "run")
+        begin_run(warehouse, summary.run_id, "run", [path for _, path in files])
         summary.audits = [
             stage_export(warehouse, summary.run_id, file_seq, source, path, config)
             for file_seq, (source, path) in enumerate(files, start=1)
