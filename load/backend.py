@@ -33,8 +33,10 @@ STAGING_STATISTICS_TARGET = "10"
 # time; 'merge': one merge at a time). Not advisory locks: any role may take any advisory key, so a
 # read-only analyst could stop every run; a row lock (FOR UPDATE) needs UPDATE on the table, which only
 # the writer has. Made by the writer on first use, outside the versioned schema (it must exist before
-# the run lock that guards the migrations).
-LOCK_TABLE = "lofte_lock"
+# the run lock that guards the migrations), in a schema of its own: analysts get no USAGE on it, and
+# the warehouse's own schema holds only the warehouse.
+LOCK_SCHEMA = "lofte_lock"
+LOCK_TABLE = f"{LOCK_SCHEMA}.run_lock"
 LOCK_ROWS = ("run", "merge")
 # How long a writer's statement waits for a lock another session holds before it takes a path that needs
 # no strong lock, or gives up with a message (the analyst's readers must never hold a run up for long).
@@ -258,9 +260,11 @@ class PostgresBackend(Backend):
         return sa.create_engine(self.target.engine_url(), pool_pre_ping=True)
 
     def prepare_locks(self, engine: Engine) -> None:
-        """The lock table and its rows, made once by the writer; readers get no privilege on it."""
+        """The lock table and its rows, made once by the writer; readers get no privilege on them."""
         with engine.begin() as conn:
             if conn.execute(sa.text(f"SELECT to_regclass('{LOCK_TABLE}')")).scalar() is None:
+                conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {LOCK_SCHEMA}"))
+                conn.execute(sa.text(f"REVOKE ALL ON SCHEMA {LOCK_SCHEMA} FROM PUBLIC"))
                 conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (name text PRIMARY KEY)"))
             have = set(conn.execute(sa.text(f"SELECT name FROM {LOCK_TABLE}")).scalars())
             for name in LOCK_ROWS:
@@ -268,7 +272,6 @@ class PostgresBackend(Backend):
                     conn.execute(
                         sa.text(f"INSERT INTO {LOCK_TABLE} VALUES (:n) ON CONFLICT DO NOTHING"), {"n": name}
                     )
-            _keep_to_owner(conn, [LOCK_TABLE])
 
     def take_run_lock(self, engine: Engine, announce: Any) -> Connection | None:
         # The row stays locked while this session's transaction stays open: for the whole run.
