@@ -7,6 +7,7 @@ all, or an inbox entry was not read.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -24,7 +25,7 @@ from typer._click import exceptions as click_errors  # typer vendors click: its 
 from typer.core import TyperGroup
 
 from flows.prefect_api import stop_temporary_api
-from load.warehouse_url import WarehouseUrl, mask_url, parse_warehouse_url
+from load.warehouse_url import WarehouseUrl, mask_url, parse_warehouse_url, remember_secret
 from pipeline import interrupt
 from schemas.errors import LofteError, shown
 from schemas.settings import Settings, load_settings
@@ -136,6 +137,8 @@ def handled(settings: Settings | None = None) -> Iterator[None]:
         if settings is not None and settings.debug:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
+        if _disk_full(exc):
+            fail(f"disk full: the run failed and changed nothing: {mask_url(first)}")
         fail(f"the run failed and changed nothing: {type(exc).__name__}: {mask_url(first)}")
     except BaseException as exc:
         if interrupt.is_interrupt(exc):
@@ -155,6 +158,19 @@ def stop_now(exc: BaseException) -> NoReturn:
     os._exit(interrupt.exit_code(exc))
 
 
+def _disk_full(exc: BaseException) -> bool:
+    """Whether a failure (or what caused it) was a full disk: an OSError's ENOSPC, or a database
+    driver's message of it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return True
+        if "no space left on device" in str(seen).lower():
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def settings_or_exit() -> Settings:
     """The environment's settings, validated once at the start of a command."""
     try:
@@ -165,6 +181,7 @@ def settings_or_exit() -> Settings:
 
 def warehouse_or_exit(text: str | None, settings: Settings) -> WarehouseUrl:
     """`--warehouse` (else LOFTE_WAREHOUSE_URL, else ./lofte.duckdb), parsed; a usage error otherwise."""
+    remember_secret(os.environ.get("PGPASSWORD"))  # masked in every message like a URL's password
     try:
         return parse_warehouse_url(text or settings.warehouse_url)
     except LofteError as exc:

@@ -203,7 +203,7 @@ def backfill(
     to_year: Annotated[int, typer.Option("--to-year")],
     warehouse: WarehouseOption = None,
 ) -> None:
-    """Recompute the years from every export in the inbox, each year in its own transaction."""
+    """Recompute the years from every export in the inbox, published together in one transaction."""
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
     if from_year > to_year:

@@ -1,4 +1,4 @@
-"""The backfill: recompute past years from every export in the inbox, each year merged in its own task."""
+"""The backfill: recompute past years from every export in the inbox, all years published at once."""
 
 from __future__ import annotations
 
@@ -11,15 +11,13 @@ from flows.followup import file_task_runner, scheduled_time, stage_files
 from flows.tasks import (
     abandon,
     begin_run,
-    finish_backfill,
     inbox_files,
     load_config_folder,
-    merge_year,
+    merge_backfill,
     open_warehouse,
     publish_summary,
     stray_inbox_entries,
 )
-from load.merge import MergeResult
 from pipeline import interrupt
 from pipeline.plan import skipped_entries
 from pipeline.run import RunSummary, new_run_id, run_guard
@@ -37,8 +35,9 @@ from schemas.settings import load_settings
 def backfill_run(
     config_dir: Path, inbox_dir: Path, from_year: int, to_year: int, warehouse: str | None = None
 ) -> RunSummary:
-    """Every inbox file is read once and classified with the areas valid on each row's date; each year
-    is then merged in its own transaction. The values equal what the nightly runs produced."""
+    """Every inbox file is read once and classified with the areas valid on each row's date; the years
+    are then merged one after another in ONE transaction (killed at any point, nothing is published).
+    The values equal what the nightly runs produced."""
     config_dir, inbox_dir = Path(config_dir), Path(inbox_dir)  # a deployment passes them as JSON text
     if from_year > to_year:
         raise ConfigError(f"--from-year {from_year} is after --to-year {to_year}")
@@ -49,18 +48,12 @@ def backfill_run(
     now = scheduled_time()
     summary = RunSummary(run_id=new_run_id(now))
     with run_guard(store, summary.run_id, on_failure=abandon):
-        begin_run(store, summary.run_id, "backfill")
         files = [(item.source, item.path) for item in inbox_files(inbox_dir)]
+        begin_run(store, summary.run_id, "backfill", [path for _, path in files])
         summary.skipped = skipped_entries(inbox_dir)
         summary.not_read = stray_inbox_entries(inbox_dir)
         summary.audits = stage_files(store, summary.run_id, files, config)
-        merged = MergeResult()
-        for year in range(from_year, to_year + 1):
-            result = merge_year(store, summary.run_id, config.promises, year, now)
-            merged.partitions_changed += result.partitions_changed
-            merged.followup_partitions += result.followup_partitions
-            merged.warnings += result.warnings
-        finish_backfill(store, summary.run_id, config.areas, now)
-        summary.merged = merged
+        years = list(range(from_year, to_year + 1))
+        summary.merged = merge_backfill(store, summary.run_id, config.promises, years, config.areas, now)
         publish_summary(store, summary)
     return summary

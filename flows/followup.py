@@ -49,7 +49,7 @@ def followup_run(
     now = scheduled_time()
     summary = RunSummary(run_id=new_run_id(now))
     with run_guard(store, summary.run_id, on_failure=abandon):
-        begin_run(store, summary.run_id, "run")
+        begin_run(store, summary.run_id, "run", [path for _, path in files])
         summary.audits = stage_files(store, summary.run_id, files, config)
         summary.merged = merge(
             store, summary.run_id, config.promises, config.areas, now, population=config.population

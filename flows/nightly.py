@@ -50,8 +50,8 @@ def nightly_run(config_dir: Path, inbox_dir: Path, warehouse: str | None = None)
         if plan.nothing_to_do:
             get_run_logger().info("nothing new in %s: the warehouse is unchanged", inbox_dir)
             return summary
-        begin_run(store, summary.run_id, "nightly")
         files = [(item.source, item.path) for item in plan.files]
+        begin_run(store, summary.run_id, "nightly", [path for _, path in files])
         summary.audits = stage_files(store, summary.run_id, files, config)
         areas = config.areas if plan.areas_changed else None
         summary.merged = merge(store, summary.run_id, plan.promises, areas, now)

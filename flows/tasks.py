@@ -58,8 +58,8 @@ def open_warehouse(warehouse: str | None, settings: Settings) -> Warehouse:
 
 
 @task(cache_policy=NO_CACHE)
-def begin_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
-    run.begin_run(warehouse, run_id, kind)
+def begin_run(warehouse: Warehouse, run_id: str, kind: str, inputs: list[Path] | None = None) -> None:
+    run.begin_run(warehouse, run_id, kind, inputs or [])
 
 
 @task(cache_policy=NO_CACHE)
@@ -81,18 +81,16 @@ def merge(
     return run.merge_files(warehouse, run_id, promises, areas, updated_at, population=population)
 
 
-@task(cache_policy=NO_CACHE, task_run_name="backfill-{year}")
-def merge_year(
-    warehouse: Warehouse, run_id: str, promises: list[Promises], year: int, updated_at: datetime
-) -> MergeResult:
-    return run.merge_year(warehouse, run_id, promises, year, updated_at)
-
-
 @task(cache_policy=NO_CACHE)
-def finish_backfill(
-    warehouse: Warehouse, run_id: str, areas: list[Area] | None, updated_at: datetime
-) -> None:
-    run.finish_backfill(warehouse, run_id, areas, updated_at)
+def merge_backfill(
+    warehouse: Warehouse,
+    run_id: str,
+    promises: list[Promises],
+    years: list[int],
+    areas: list[Area] | None,
+    updated_at: datetime,
+) -> MergeResult:
+    return run.merge_backfill(warehouse, run_id, promises, years, areas, updated_at)
 
 
 @task(cache_policy=NO_CACHE)

@@ -29,9 +29,20 @@ from schemas.settings import Settings
 
 # Statistics sample of the run's own transient tables (staging, winners): PostgreSQL's default is 100.
 STAGING_STATISTICS_TARGET = "10"
-# PostgreSQL advisory lock keys (the number spells "lofte"): one merge at a time, one run at a time.
-MERGE_LOCK_KEY = 0x6C6F667465
-RUN_LOCK_KEY = MERGE_LOCK_KEY + 1
+# PostgreSQL: runs exclude each other by row locks on this table, one row per lock ('run': one run at a
+# time; 'merge': one merge at a time). Not advisory locks: any role may take any advisory key, so a
+# read-only analyst could stop every run; a row lock (FOR UPDATE) needs UPDATE on the table, which only
+# the writer has. Made by the writer on first use, outside the versioned schema (it must exist before
+# the run lock that guards the migrations), in a schema of its own: analysts get no USAGE on it, and
+# the warehouse's own schema holds only the warehouse.
+LOCK_SCHEMA = "lofte_lock"
+LOCK_TABLE = f"{LOCK_SCHEMA}.run_lock"
+LOCK_ROWS = ("run", "merge")
+# How long a writer's statement waits for a lock another session holds before it takes a path that needs
+# no strong lock, or gives up with a message (the analyst's readers must never hold a run up for long).
+STRONG_LOCK_WAIT_S = 30
+# A lock held by another session (lock_timeout expired, or NOWAIT).
+LOCK_NOT_AVAILABLE = "55P03"
 
 STAGING_TABLES = [t for t in w.metadata.sorted_tables if t.name.startswith("stg_")]
 
@@ -63,6 +74,9 @@ class Backend:
         return False
 
     # --- runs excluding each other --------------------------------------------------------------
+
+    def prepare_locks(self, engine: Engine) -> None:
+        """Before the first lock of a writer: make what the locks are taken on."""
 
     def take_run_lock(self, engine: Engine, announce: Any) -> Connection | None:
         """Hold the run lock for the whole run (a session that lives as long as the run); None where the
@@ -122,6 +136,8 @@ class Backend:
         """For a bulk load, the tables' keys and indexes are dropped, and built once after the insert
         instead of row by row; the tables get fresh statistics. The tables stay locked until the merge
         commits either way."""
+        if bulk:
+            bulk = self._may_lock_strongly(conn, tables)
         if not bulk:
             yield
             return
@@ -137,6 +153,10 @@ class Backend:
                 if _applies(index, conn):
                     index.create(conn)
             self.analyze(conn, table)
+
+    def _may_lock_strongly(self, conn: Connection, tables: list[sa.Table]) -> bool:
+        """Whether dropping the tables' keys (an exclusive lock) is free to go ahead."""
+        return True
 
     def _drop_primary_key(self, conn: Connection, table: sa.Table) -> None:
         pass
@@ -239,19 +259,39 @@ class PostgresBackend(Backend):
     def create_engine(self, *, read_only: bool) -> Engine:
         return sa.create_engine(self.target.engine_url(), pool_pre_ping=True)
 
+    def prepare_locks(self, engine: Engine) -> None:
+        """The lock table and its rows, made once by the writer; readers get no privilege on them."""
+        with engine.begin() as conn:
+            if conn.execute(sa.text(f"SELECT to_regclass('{LOCK_TABLE}')")).scalar() is None:
+                conn.execute(sa.text(f"CREATE SCHEMA IF NOT EXISTS {LOCK_SCHEMA}"))
+                conn.execute(sa.text(f"REVOKE ALL ON SCHEMA {LOCK_SCHEMA} FROM PUBLIC"))
+                conn.execute(sa.text(f"CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (name text PRIMARY KEY)"))
+            have = set(conn.execute(sa.text(f"SELECT name FROM {LOCK_TABLE}")).scalars())
+            for name in LOCK_ROWS:
+                if name not in have:
+                    conn.execute(
+                        sa.text(f"INSERT INTO {LOCK_TABLE} VALUES (:n) ON CONFLICT DO NOTHING"), {"n": name}
+                    )
+
     def take_run_lock(self, engine: Engine, announce: Any) -> Connection | None:
+        # The row stays locked while this session's transaction stays open: for the whole run.
         conn = engine.connect()
+        lock = sa.text(f"SELECT name FROM {LOCK_TABLE} WHERE name = 'run' FOR UPDATE")
         try:
-            if not conn.execute(sa.select(sa.func.pg_try_advisory_lock(RUN_LOCK_KEY))).scalar_one():
+            try:
+                with conn.begin_nested():
+                    conn.execute(sa.text(f"{lock.text} NOWAIT"))
+            except sa.exc.OperationalError as exc:
+                if _sqlstate(exc) != LOCK_NOT_AVAILABLE:
+                    raise
                 announce()
                 wait_ms = f"{int(self.settings.lock_wait_seconds * 1000)}ms"
-                conn.execute(sa.select(sa.func.set_config("lock_timeout", wait_ms, False)))
+                conn.execute(sa.select(sa.func.set_config("lock_timeout", wait_ms, True)))
                 try:
-                    conn.execute(sa.select(sa.func.pg_advisory_lock(RUN_LOCK_KEY)))
+                    conn.execute(lock)
                 except sa.exc.OperationalError:
                     raise LockTimeout from None
-                conn.execute(sa.select(sa.func.set_config("lock_timeout", "0", False)))
-            conn.commit()
+                conn.execute(sa.select(sa.func.set_config("lock_timeout", "0", True)))
         except BaseException:
             conn.close()  # a failed attempt keeps no session (and no lock) behind
             raise
@@ -261,10 +301,17 @@ class PostgresBackend(Backend):
         timeout_ms = int(self.settings.lock_wait_seconds * 1000)
         conn.execute(sa.select(sa.func.set_config("lock_timeout", f"{timeout_ms}ms", True)))
         try:
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(MERGE_LOCK_KEY)))
+            conn.execute(sa.text(f"SELECT name FROM {LOCK_TABLE} WHERE name = 'merge' FOR UPDATE"))
         except sa.exc.OperationalError:
             raise LockTimeout from None
-        conn.execute(sa.select(sa.func.set_config("lock_timeout", "0", True)))
+        # Every later statement of the transaction: a lock held elsewhere is waited for briefly, never
+        # for as long as a forgotten session lives.
+        conn.execute(sa.select(sa.func.set_config("lock_timeout", f"{STRONG_LOCK_WAIT_S}s", True)))
+
+    def prepare_staging(self, conn: Connection) -> None:
+        """Staging is the writer's alone: a reader's open transaction on it would hold up the TRUNCATE
+        that empties it, so readers get no privilege on it (default privileges grant them SELECT)."""
+        _keep_to_owner(conn, [t.name for t in STAGING_TABLES])
 
     def bulk_insert(self, conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
         if frame.empty:
@@ -335,6 +382,20 @@ class PostgresBackend(Backend):
         ).scalar_one()
         return conn.execute(sa.select(sa.func.count()).select_from(won)).scalar_one() > holds
 
+    def _may_lock_strongly(self, conn: Connection, tables: list[sa.Table]) -> bool:
+        """Dropping keys needs an exclusive lock, which waits for every reader of the table (an analyst's
+        transaction left open): with any other session on the tables the keys stay, and the insert
+        updates them row by row instead (slower, never blocked)."""
+        others = conn.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_locks WHERE pid <> pg_backend_pid() AND relation = ANY("
+                "SELECT oid FROM pg_class WHERE relname = ANY(:names) "
+                "AND relnamespace = current_schema()::regnamespace)"
+            ),
+            {"names": [t.name for t in tables]},
+        ).scalar_one()
+        return not others
+
     # SQLAlchemy's DropConstraint/AddConstraint mark the key as made by ALTER, so the shared metadata's
     # CREATE TABLE would leave it out from then on: the drop is spelled out, the add told not to.
     def _drop_primary_key(self, conn: Connection, table: sa.Table) -> None:
@@ -375,6 +436,39 @@ def _settings(conn: Connection, **settings: str) -> Iterator[None]:
     yield
     for name, value in before.items():
         conn.execute(sa.select(sa.func.set_config(name, value, True)))
+
+
+def _sqlstate(exc: sa.exc.DBAPIError) -> str | None:
+    return getattr(exc.orig, "sqlstate", None)
+
+
+def _keep_to_owner(conn: Connection, names: list[str]) -> None:
+    """Revoke every privilege another role holds on these tables (run by their owner; a role that may
+    not revoke leaves them as they are)."""
+    granted = conn.execute(
+        sa.text(
+            "SELECT DISTINCT c.relname, a.grantee FROM pg_class c, aclexplode(c.relacl) a "
+            "WHERE c.relname = ANY(:names) AND c.relnamespace = current_schema()::regnamespace "
+            "AND a.grantee <> c.relowner"
+        ),
+        {"names": names},
+    ).all()
+    preparer = conn.dialect.identifier_preparer
+    for table, grantee in granted:
+        role = (
+            "PUBLIC"
+            if grantee == 0
+            else preparer.quote(
+                conn.execute(
+                    sa.text("SELECT rolname FROM pg_roles WHERE oid = :g"), {"g": grantee}
+                ).scalar_one()
+            )
+        )
+        try:
+            with conn.begin_nested():
+                conn.execute(sa.text(f"REVOKE ALL ON {preparer.quote(table)} FROM {role}"))
+        except sa.exc.ProgrammingError:
+            continue
 
 
 def _bytewise(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:

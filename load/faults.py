@@ -1,9 +1,10 @@
 """Test-only hooks: kill this process, or hold it, when a named phase of a run begins.
 
-The crash-safety tests set LOFTE_TEST_KILL_AT to a phase name ('read', 'stage', 'merge', 'commit') and
-check that the warehouse holds the state before the run or after it, never one between. Unset (always
-in production) it does nothing. LOFTE_TEST_PAUSE_AT holds the run at that phase for up to
-LOFTE_TEST_PAUSE_SECONDS (default 120), so a test can send a signal at a known point.
+The crash-safety tests set LOFTE_TEST_KILL_AT to a phase name ('read', 'stage', 'merge', 'commit'; a
+backfill also passes 'year' after each year it merged, before the next) and check that the warehouse
+holds the state before the run or after it, never one between. Unset (always in production) it does
+nothing. LOFTE_TEST_PAUSE_AT holds the run at that phase for up to LOFTE_TEST_PAUSE_SECONDS (default
+120), so a test can send a signal at a known point.
 """
 
 from __future__ import annotations

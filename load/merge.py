@@ -64,45 +64,107 @@ def merge_run(
     (kommunkod, year, folkmangd, source) adds or overrides years of `dim_folkmangd`.
     """
     updated_at = updated_at or now_utc()
+    with warehouse.writer() as conn:
+        checkpoint("merge")
+        result = _merge(
+            conn, warehouse, run_id, promises, areas, years=years, recompute=recompute, finish=finish,
+            updated_at=updated_at, population=population,
+        )  # fmt: skip
+        checkpoint("commit")  # everything written, the transaction not yet committed
+    return result
+
+
+def merge_backfill(
+    warehouse: Warehouse,
+    run_id: str,
+    promises: list[Promises],
+    years: list[int],
+    areas: list[Area] | None,
+    updated_at: datetime,
+) -> MergeResult:
+    """A backfill's years one after another, then what has no year (undated rejects, warnings, the
+    areas), all in ONE transaction: killed at any point, nothing of it is published, and the next run
+    finds it interrupted. Each year is its own pass, so the ranking holds one year's versions at a time."""
     result = MergeResult()
     with warehouse.writer() as conn:
         checkpoint("merge")
-        backend = warehouse.backend
-        backend.tune_merge(conn)
-        for document in promises:
-            _replace_promises(conn, document, run_id)
-            record_document(conn, "promises", promises_key(document), promises_sha(document), run_id)
-        if areas is not None:
-            _replace_areas(conn, areas)
-            record_document(conn, "areas", "areas", areas_sha(areas), run_id)
-        changed: set[Partition] = set()
-        for source in Source:
-            touched, written = _merge_facts(conn, backend, run_id, source, years)
-            changed |= touched
-            result.facts_written[str(source)] = written
-        changed |= _merge_row_issues(conn, run_id, years, undated=finish)
-        wanted = changed | {(p.kommunkod, p.year) for p in promises} | (recompute or set())
-        recompute_quality(conn, wanted, run_id, updated_at)
-        with_promises = _partitions_with_promises(conn, wanted)
-        for partition in sorted(with_promises):
-            followup = recompute_followup(conn, partition, run_id, updated_at)
-            result.warnings += [
-                f"{partition[0]} {partition[1]}: measure {measure_id} matched no row of its source"
-                for measure_id in followup.matched_nothing
-            ]
-        for partition in sorted(lagesbild_partitions(conn, wanted)):
-            recompute_lagesbild(conn, backend, partition, run_id, updated_at)
-        refreshed = {a.kommunkod for a in areas or []}
-        if population is not None and len(population):
-            _replace_population(conn, population)
-            refreshed |= set(population["kommunkod"])
-        refresh_populations(conn, sorted(refreshed))
-        result.partitions_changed = sorted(changed)
-        result.followup_partitions = sorted(with_promises)
-        if finish:
-            # Holding the run lock, the staging tables hold this run's rows only: emptied at once.
-            _finish(conn, backend, run_id, alone=warehouse.holds_run_lock)
-        checkpoint("commit")  # everything written, the transaction not yet committed
+        for year in years:
+            mine = [p for p in promises if p.year == year]
+            partitions = {(p.kommunkod, year) for p in mine}
+            done = _merge(
+                conn, warehouse, run_id, mine, None, years={year}, recompute=partitions, finish=False,
+                updated_at=updated_at,
+            )  # fmt: skip
+            result.partitions_changed += done.partitions_changed
+            result.warnings += done.warnings
+            result.followup_partitions += done.followup_partitions
+            for source, n in done.facts_written.items():
+                result.facts_written[source] = result.facts_written.get(source, 0) + n
+            checkpoint("year")  # a year merged, the next not begun, nothing committed
+        _merge(
+            conn,
+            warehouse,
+            run_id,
+            [],
+            areas,
+            years=set(),
+            recompute=None,
+            finish=True,
+            updated_at=updated_at,
+        )
+        checkpoint("commit")
+    return result
+
+
+def _merge(
+    conn: Connection,
+    warehouse: Warehouse,
+    run_id: str,
+    promises: list[Promises],
+    areas: list[Area] | None,
+    *,
+    years: set[int] | None,
+    recompute: set[Partition] | None,
+    finish: bool,
+    updated_at: datetime,
+    population: pd.DataFrame | None = None,
+) -> MergeResult:
+    result = MergeResult()
+    backend = warehouse.backend
+    backend.tune_merge(conn)
+    for document in promises:
+        _replace_promises(conn, document, run_id)
+        record_document(conn, "promises", promises_key(document), promises_sha(document), run_id)
+    if areas is not None:
+        _replace_areas(conn, areas)
+        record_document(conn, "areas", "areas", areas_sha(areas), run_id)
+    changed: set[Partition] = set()
+    for source in Source:
+        touched, written = _merge_facts(conn, backend, run_id, source, years)
+        changed |= touched
+        result.facts_written[str(source)] = written
+    changed |= _merge_row_issues(conn, run_id, years, undated=finish)
+    wanted = changed | {(p.kommunkod, p.year) for p in promises} | (recompute or set())
+    recompute_quality(conn, wanted, run_id, updated_at)
+    with_promises = _partitions_with_promises(conn, wanted)
+    for partition in sorted(with_promises):
+        followup = recompute_followup(conn, partition, run_id, updated_at)
+        result.warnings += [
+            f"{partition[0]} {partition[1]}: measure {measure_id} matched no row of its source"
+            for measure_id in followup.matched_nothing
+        ]
+    for partition in sorted(lagesbild_partitions(conn, wanted)):
+        recompute_lagesbild(conn, backend, partition, run_id, updated_at)
+    refreshed = {a.kommunkod for a in areas or []}
+    if population is not None and len(population):
+        _replace_population(conn, population)
+        refreshed |= set(population["kommunkod"])
+    refresh_populations(conn, sorted(refreshed))
+    result.partitions_changed = sorted(changed)
+    result.followup_partitions = sorted(with_promises)
+    if finish:
+        # Holding the run lock, the staging tables hold this run's rows only: emptied at once.
+        _finish(conn, backend, run_id, alone=warehouse.holds_run_lock)
     return result
 
 

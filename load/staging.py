@@ -46,11 +46,13 @@ class FileAudit:
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
     rejection_reasons: dict[str, list[int]] = field(default_factory=dict)  # reason → lines
+    values_redacted: int = 0  # text values in which a personnummer was replaced
 
     def add(self, typed: TypedBatch) -> None:
         self.rows_loaded += len(typed.facts)
         self.rows_rejected += len(typed.rejected)
         self.rows_read = self.rows_loaded + self.rows_rejected
+        self.values_redacted += typed.values_redacted
         self.rows_with_warnings += int(typed.warnings["line"].nunique()) if len(typed.warnings) else 0
         for reason, lines in typed.rejected.groupby("reason")["line"]:
             self.rejection_reasons.setdefault(str(reason), []).extend(int(x) for x in lines)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from load import migrations
-from load.backend import Backend, LockTimeout, backend_for
+from load.backend import LOCK_NOT_AVAILABLE, STRONG_LOCK_WAIT_S, Backend, LockTimeout, backend_for
 from load.retry import retried
 from load.warehouse_url import WarehouseUrl, mask_url, parse_warehouse_url
 from schemas.errors import WarehouseError
@@ -49,6 +49,7 @@ class Warehouse:
         self.read_only = read_only
         self.backend: Backend = backend_for(target, self.settings)
         self._run_lock: Connection | None = None
+        self._locks_ready = False
         path = target.path
         if path is not None:
             if read_only and not path.exists():
@@ -112,15 +113,30 @@ class Warehouse:
         with self.backend.turn(), self.engine.begin() as conn:
             yield conn
 
+    def _prepare_locks(self) -> None:
+        if not self._locks_ready:
+            self.backend.prepare_locks(self.engine)
+            self._locks_ready = True
+
     @contextmanager
     def writer(self) -> Iterator[Connection]:
-        """A transaction that holds the writers' lock: merges never interleave."""
+        """A transaction that holds the writers' lock: merges never interleave. A statement that waits
+        too long for a lock another session holds ends the transaction with one line, nothing changed."""
+        self._prepare_locks()
         with self.backend.turn(), self.engine.begin() as conn:
             try:
                 self.backend.lock_merge(conn)
             except LockTimeout:
                 raise WarehouseError(self._lock_message()) from None
-            yield conn
+            try:
+                yield conn
+            except sa.exc.OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                raise WarehouseError(
+                    f"warehouse {self.shown}: the merge waited {STRONG_LOCK_WAIT_S} s for a lock another "
+                    "session holds (a transaction left open?): nothing changed, try again later"
+                ) from None
 
     def hold_run_lock(self) -> None:
         """Hold the run lock for the whole run, so runs never interleave (a backfill and a nightly run
@@ -135,6 +151,7 @@ class Warehouse:
                 flush=True,
             )
 
+        self._prepare_locks()
         try:
             self._run_lock = self.backend.take_run_lock(self.engine, announce)
         except LockTimeout:
@@ -157,6 +174,6 @@ class Warehouse:
 
     def dispose(self) -> None:
         if self._run_lock is not None:
-            self._run_lock.close()  # closing the session releases its advisory lock
+            self._run_lock.close()  # ending the session's transaction releases the run lock
             self._run_lock = None
         self.engine.dispose()

@@ -60,6 +60,11 @@ def parse_warehouse_url(text: str | None) -> WarehouseUrl:
     if any(ord(c) < 32 for c in raw):
         raise ConfigError(f"warehouse {mask_url(raw)!r}: control characters in the address ({ACCEPTED})")
     match = _SCHEME.match(raw)
+    if match is None and _KEY_VALUE_PASSWORD.search(raw):
+        # A libpq keyword string would otherwise be taken for a file name, password and all.
+        raise ConfigError(
+            f"warehouse {mask_url(raw)!r}: keyword=value strings are not accepted: use {ACCEPTED}"
+        )
     if match is None:
         if "://" in raw or raw.endswith("/"):
             raise ConfigError(f"warehouse {mask_url(raw)!r}: not a file path or URL: use {ACCEPTED}")
@@ -72,6 +77,7 @@ def parse_warehouse_url(text: str | None) -> WarehouseUrl:
     if scheme not in _POSTGRES_SCHEMES:
         raise ConfigError(f"warehouse {mask_url(raw)!r}: {scheme}:// is not supported: use {ACCEPTED}")
     url, password = _split_password(rest)
+    remember_secret(password)
     try:
         parsed = sa.make_url(f"postgresql+psycopg://{url}")
     except sa.exc.ArgumentError:
@@ -119,9 +125,19 @@ _URL_IN_TEXT = re.compile(r"(?i)\b(postgres(?:ql)?(?:\+psycopg)?)://\S+")
 _KEY_VALUE_PASSWORD = re.compile(r"""(?i)\b(password|pass|pwd)(\s*=\s*)('[^']*'|"[^"]*"|[^&\s]*)""")
 
 
+# Every password this process has parsed: masked wherever it appears, even where the text around it no
+# longer looks like a URL (a driver's message, a URL cut at a space).
+_KNOWN_SECRETS: set[str] = set()
+
+
+def remember_secret(secret: str | None) -> None:
+    if secret and len(secret) >= 3:  # shorter would mask ordinary text, and is no secret anyway
+        _KNOWN_SECRETS.update({secret, quote(secret, safe="")})
+
+
 def mask_url(text: str) -> str:
     """`text` with every password in it replaced by `***`: URLs (user:password@, ?password=, unencoded
-    `@`) and `password=…` pairs. For every message, log line and artifact."""
+    `@`), `password=…` pairs and any password parsed before. For every message, log line and artifact."""
 
     def masked(match: re.Match[str]) -> str:
         scheme, rest = match.group(0).split("://", 1)
@@ -131,4 +147,6 @@ def mask_url(text: str) -> str:
         user, at, host = url.partition("@")
         return f"{scheme}://{user}:***@{host}" if at else f"{scheme}://***@{url}"
 
+    for secret in sorted(_KNOWN_SECRETS, key=len, reverse=True):
+        text = text.replace(secret, "***")
     return _KEY_VALUE_PASSWORD.sub(r"\1\2***", _URL_IN_TEXT.sub(masked, text))

@@ -7,9 +7,10 @@ marked failed and its staged rows dropped, and the warehouse is always released.
 
 from __future__ import annotations
 
+import shutil
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from load.merge import MergeResult, merge_run
+from load.merge import merge_backfill as merge_backfill_run
 from load.staging import FileAudit, abandon_run, start_run
 from load.warehouse import Warehouse
 from load.warehouse_url import WarehouseUrl
@@ -24,6 +26,7 @@ from pipeline import interrupt
 from pipeline.config import RunConfig
 from pipeline.stage import stage_export
 from schemas.contracts import Source
+from schemas.errors import DiskFullError
 from schemas.promises import Promises
 from schemas.settings import Settings
 from transform.areas import Area
@@ -77,14 +80,47 @@ def run_guard(
             interrupt.request()
             abandon_interrupted(warehouse, run_id)
         else:
-            (on_failure or abandon)(warehouse, run_id, exc)
+            # Marking the run can fail for the same reason (a full disk): the first cause is the one
+            # reported, and the next run finds this one 'running' and marks it interrupted.
+            with suppress(Exception):
+                (on_failure or abandon)(warehouse, run_id, exc)
         raise
     finally:
         warehouse.dispose()
 
 
-def begin_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
+# What a run needs on a DuckDB warehouse's disk, estimated from its inputs: the new facts, the write-ahead
+# log and DuckDB's spill files stay well under twice the exports' size; the overhead covers the schema
+# and the crime codes of a new warehouse.
+FREE_SPACE_FACTOR = 2.0
+FREE_SPACE_OVERHEAD_BYTES = 16 * 2**20
+
+
+def begin_run(warehouse: Warehouse, run_id: str, kind: str, inputs: Sequence[Path] = ()) -> None:
+    """Check the disk has room for the run, then register it."""
+    check_free_space(warehouse, inputs)
     start_run(warehouse, run_id, kind)
+
+
+def check_free_space(warehouse: Warehouse, inputs: Sequence[Path]) -> None:
+    """A DuckDB warehouse on a disk without room for the run: one line before anything is written (a
+    disk that fills during a commit leaves DuckDB's write-ahead log to repair). PostgreSQL's disk is the
+    server's, not visible from here."""
+    path = warehouse.target.path
+    if path is None:
+        return
+    size = sum(p.stat().st_size for p in inputs if p.is_file())
+    need = int(FREE_SPACE_OVERHEAD_BYTES + FREE_SPACE_FACTOR * size)
+    free = shutil.disk_usage(path.resolve().parent).free
+    if free < need:
+        raise DiskFullError(
+            f"disk full: {path.resolve().parent} has {_mb(free)} free, and a run of {len(inputs)} files "
+            f"({_mb(size)}) needs about {_mb(need)}: make room there and run again (nothing changed)"
+        )
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.1f} MB"
 
 
 def abandon(warehouse: Warehouse, run_id: str, reason: BaseException) -> None:
@@ -110,22 +146,17 @@ def merge_files(
     return merge_run(warehouse, run_id, promises, areas, updated_at=updated_at, population=population)
 
 
-def merge_year(
-    warehouse: Warehouse, run_id: str, promises: list[Promises], year: int, updated_at: datetime
+def merge_backfill(
+    warehouse: Warehouse,
+    run_id: str,
+    promises: list[Promises],
+    years: list[int],
+    areas: list[Area] | None,
+    updated_at: datetime,
 ) -> MergeResult:
-    """One backfilled year in one transaction: its facts, rejected rows and partitions."""
-    mine = [p for p in promises if p.year == year]
-    partitions = {(p.kommunkod, year) for p in mine}
-    return merge_run(
-        warehouse, run_id, mine, None, years={year}, recompute=partitions, finish=False, updated_at=updated_at
-    )
-
-
-def finish_backfill(
-    warehouse: Warehouse, run_id: str, areas: list[Area] | None, updated_at: datetime
-) -> None:
-    """Rows without a readable date, warnings, the areas; then the run and its files are done."""
-    merge_run(warehouse, run_id, [], areas, years=set(), finish=True, updated_at=updated_at)
+    """Every backfilled year (its facts, rejected rows and partitions), then the rows without a readable
+    date, the warnings and the areas: one transaction, so a killed backfill publishes nothing."""
+    return merge_backfill_run(warehouse, run_id, promises, years, areas, updated_at)
 
 
 def load_exports(
@@ -140,7 +171,7 @@ def load_exports(
     warehouse = open_warehouse(target, settings)
     summary = RunSummary(run_id=run_id or new_run_id())
     with run_guard(warehouse, summary.run_id):
-        begin_run(warehouse, summary.run_id, "run")
+        begin_run(warehouse, summary.run_id, "run", [path for _, path in files])
         summary.audits = [
             stage_export(warehouse, summary.run_id, file_seq, source, path, config)
             for file_seq, (source, path) in enumerate(files, start=1)

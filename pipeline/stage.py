@@ -17,6 +17,7 @@ from schemas.contracts import CONTRACTS, Source
 from schemas.errors import InputFileError, shown
 from transform.areas import area_memberships
 from transform.coordinates import file_warnings
+from transform.personnummer import REDACTED, redact
 
 Logger = logging.Logger | logging.LoggerAdapter
 
@@ -33,7 +34,8 @@ def stage_export(
     """Stage one export of the run. An unreadable file is audited as such and none of its rows stay
     staged; the run's other files go on."""
     log = log or logging.getLogger("lofte")
-    audit = FileAudit(file_seq=file_seq, source=source, path=str(path))
+    # A file name may carry a personnummer too: the audit, the logs and the summary get it redacted.
+    audit = FileAudit(file_seq=file_seq, source=source, path=redact(str(path))[0])
     counts = {"pairs_given": 0, "looks_swapped": 0, "looks_rt90": 0}
     unknown_hobit: Counter[str] = Counter()
     started = time.monotonic()
@@ -61,12 +63,12 @@ def stage_export(
         if audit.rows_read == 0:
             raise InputFileError(f"{path}: a header but no rows")
     except InputFileError as exc:
-        audit.status, audit.error = "unreadable", str(exc)
+        audit.status, audit.error = "unreadable", redact(str(exc))[0]
         audit.rows_read = audit.rows_loaded = audit.rows_rejected = audit.rows_with_warnings = 0
         audit.rejection_reasons = {}  # its staged rows are dropped: none of them counts
         drop_staged_file(warehouse, run_id, file_seq)
         record_file(warehouse, run_id, audit)
-        log.warning("%s", exc)  # one line: the error escaped the file's name
+        log.warning("%s", audit.error)  # one line: the error escaped the file's name
         progress.file_done(audit, time.monotonic() - started)
         return audit
     audit.warnings = (
@@ -77,6 +79,10 @@ def stage_export(
             for code, n in sorted(unknown_hobit.items())
         ]
     )
+    if audit.values_redacted:
+        audit.warnings.append(
+            f"{audit.values_redacted} values held a personnummer: replaced by {REDACTED!r}, never stored"
+        )
     audit.status = "staged"
     record_file(warehouse, run_id, audit)
     progress.file_done(audit, time.monotonic() - started)

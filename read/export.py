@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection
 
 from load.migrations import require_head
 from load.views import view
+from report.csvfile import write_csv
 from schemas import warehouse as w
 
 # File name → (view, sort order), in the order written. Each is filtered to one kommun and year.
@@ -160,5 +161,4 @@ def _csv(frame: pd.DataFrame, path: Path) -> Path:
     for name in out.columns:
         if isinstance(out[name].dtype, pd.DatetimeTZDtype) or out[name].dtype.kind == "M":
             out[name] = out[name].map(lambda t: t.isoformat() if pd.notna(t) else None)
-    out.to_csv(path, sep=";", decimal=",", index=False, encoding="utf-8-sig", lineterminator="\r\n")
-    return path
+    return write_csv(out, path)

@@ -6,12 +6,10 @@ out, it does not write them again.
 
 from __future__ import annotations
 
-import csv
-import io
-
 import pandas as pd
 
 from read.followup import Followup, MeasureFollowup
+from report.csvfile import csv_text
 from report.suppression import shown
 from schemas.contracts import Source
 from transform.followup import ALL, TERTIALS
@@ -82,12 +80,11 @@ def to_markdown(followup: Followup, *, public: bool = False) -> str:
 
 
 def to_csv(followup: Followup, *, public: bool = False) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
-    writer.writerow(["Avsnitt", "Mått", "Aktivitet", "Tertial 1", "Tertial 2", "Tertial 3", "Mål"])
+    header = ["Avsnitt", "Mått", "Aktivitet", "Tertial 1", "Tertial 2", "Tertial 3", "Mål"]
+    rows: list[list[str]] = []
     titles = {s["section_no"]: s["title"] for s in followup.sections}
     for item in followup.measures:
-        writer.writerow(
+        rows.append(
             [
                 titles[item.section_no],
                 item.measure.id,
@@ -98,7 +95,7 @@ def to_csv(followup: Followup, *, public: bool = False) -> str:
         )
         table = area_table(item) if public else None
         for area, cells in zip(*table, strict=True) if table else []:
-            writer.writerow(
+            rows.append(
                 [titles[item.section_no], item.measure.id, f"{item.measure.label}: {area}", *cells, ""]
             )
-    return buffer.getvalue()
+    return csv_text(pd.DataFrame(rows, columns=header, dtype=object))

@@ -118,6 +118,10 @@ ACTIVITIES = InputContract(
 
 CONTRACTS: dict[Source, InputContract] = {c.source: c for c in (STATUS, STORM, ACTIVITIES)}
 
+# The police systems' own identifiers: keys, not personal data, and never redacted (a 10-digit
+# Händelsenummer can look like a personnummer). Every other text is searched for personnummer.
+IDENTIFIER_FIELDS = frozenset({"arendenummer", "brottsnummer", "handelsenummer"})
+
 # HOBIT's follow-up activity codes, folded (upper case, Å/Ä → A, Ö → O). Others are kept as unknown codes.
 KNOWN_HOBIT_CODES = frozenset(
     {

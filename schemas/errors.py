@@ -44,3 +44,7 @@ class ConfigError(LofteError):
 
 class WarehouseError(LofteError):
     """The warehouse cannot be reached, is locked, or refused the load."""
+
+
+class DiskFullError(WarehouseError):
+    """The warehouse's disk has no room for the run (checked before it, or hit during it)."""

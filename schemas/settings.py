@@ -40,7 +40,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LOFTE_", extra="ignore", frozen=True)
 
     # The warehouse when --warehouse is not given; unset: ./lofte.duckdb.
-    warehouse_url: str | None = None
+    # Kept out of repr: it may hold the password, and a Settings object travels into tasks and tracebacks.
+    warehouse_url: str | None = Field(default=None, repr=False)
     # Exports read, typed and classified at once (threads of one process).
     file_workers: int = Field(default=2, ge=1, le=32)
     # How long a run waits for another run's lock (or a DuckDB file held open) before it gives up.

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from schemas.contracts import CONTRACTS, KNOWN_HOBIT_CODES, InputContract, Kind, Source
+from schemas.contracts import CONTRACTS, IDENTIFIER_FIELDS, KNOWN_HOBIT_CODES, InputContract, Kind, Source
 from transform.arrowtext import collapse_spaces, extract, integers, strip
 from transform.coordinates import check_pairs
 from transform.periods import TZ, parse_date, parse_instant, parse_local, tertial_of_month
+from transform.personnummer import redact_series
 from transform.text import fold_hobit_series, pad_code4_series, text_key_series
 
 REJECTED_COLUMNS = ["line", "column_name", "reason", "kommunkod", "year", "fields_json"]
@@ -28,12 +29,13 @@ class TypedBatch:
     rejected: pd.DataFrame  # REJECTED_COLUMNS
     warnings: pd.DataFrame  # WARNING_COLUMNS
     coordinate_counts: dict[str, int] = field(default_factory=dict)  # for the file-level diagnosis
+    values_redacted: int = 0  # text values in which a personnummer was replaced by the mark
 
 
 def type_rows(source: Source, raw: pd.DataFrame, lines: np.ndarray) -> TypedBatch:
     """`raw` holds the text of the contract's non-personal columns by field name ('' where absent)."""
     contract = CONTRACTS[source]
-    raw = raw.reset_index(drop=True)
+    raw, values_redacted = _redacted(contract, raw.reset_index(drop=True))
     typed, problem = _parse_columns(contract, raw)
     reject_column = pd.Series(pd.NA, index=raw.index, dtype="string")
     reject_reason = pd.Series(pd.NA, index=raw.index, dtype="string")
@@ -76,7 +78,23 @@ def type_rows(source: Source, raw: pd.DataFrame, lines: np.ndarray) -> TypedBatc
         rejected=rejected,
         warnings=pd.concat(warnings, ignore_index=True),
         coordinate_counts=coordinate_counts,
+        values_redacted=values_redacted,
     )
+
+
+def _redacted(contract: InputContract, raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Every text but the police's identifiers with personnummer replaced, before anything is typed: so
+    facts, rejected rows, warnings, logs and reports only ever see the mark."""
+    total = 0
+    coordinates = {c.field for c in contract.columns if c.kind is Kind.COORDINATE}
+    for name in raw.columns:
+        if name in IDENTIFIER_FIELDS:
+            continue
+        column, changed = redact_series(raw[name], coordinates=name in coordinates)
+        if changed:
+            raw = raw.assign(**{name: column})
+            total += changed
+    return raw, total
 
 
 def _parse_columns(contract: InputContract, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -27,9 +27,8 @@ from load.warehouse import Warehouse, now_utc
 from pipeline.config import read_config
 from pipeline.run import (
     begin_run,
-    finish_backfill,
     load_exports,
-    merge_year,
+    merge_backfill,
     new_run_id,
     open_warehouse,
     run_guard,
@@ -184,10 +183,7 @@ def _backfill(url: str, files: list[Path], promises: list[Path], areas: Path, ye
         begin_run(warehouse, run_id, "backfill")
         for seq, path in enumerate(files, start=1):
             stage_export(warehouse, run_id, seq, Source.STATUS, path, config)
-        now = now_utc()
-        for year in years:
-            merge_year(warehouse, run_id, config.promises, year, now)
-        finish_backfill(warehouse, run_id, config.areas, now)
+        merge_backfill(warehouse, run_id, config.promises, list(years), config.areas, now_utc())
 
 
 def _read(url: str, sql: str) -> pd.DataFrame:

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -37,11 +38,10 @@ class Stack:
         return admin.set(username=role, password=None, database=self.database).render_as_string(False)
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    """The init script with unique database and role names (roles are cluster-wide; tests run in parallel).
-
-    One per module: the tests below only read, or assert that their writes were refused."""
+@contextmanager
+def init_stack() -> Iterator[Stack]:
+    """The init script with unique database and role names (roles are cluster-wide; tests run in
+    parallel); everything dropped on leaving."""
     suffix = uuid.uuid4().hex[:10]
     names = Stack(f"lofte_ops_{suffix}", f"lofte_writer_{suffix}", f"lofte_analyst_{suffix}")
     psql = shutil.which("psql")
@@ -70,6 +70,13 @@ def stack() -> Iterator[Stack]:
             conn.execute(sa.text(f'DROP ROLE IF EXISTS "{names.analyst}"'))
             conn.execute(sa.text(f'DROP ROLE IF EXISTS "{names.writer}"'))
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    """One per module: the tests below only read, or assert that their writes were refused."""
+    with init_stack() as names:
+        yield names
 
 
 @pytest.fixture(scope="module")
@@ -202,4 +209,41 @@ def test_analyst_holds_only_select_on_every_table(migrated: Stack) -> None:
             conn.execute(sa.text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")).scalars()
         )
     assert {privilege for _, privilege in grants} == {"SELECT"}
-    assert tables <= {table for table, _ in grants}
+    # staging is the writer's alone once a run began (test_analyst_interference); the runs' lock table
+    # lives in a schema of its own, where the analyst has nothing
+    readable = {t for t in tables if not t.startswith("stg_")}
+    assert readable <= {table for table, _ in grants}
+    assert "lofte_lock" not in tables
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "SELECT lo_from_bytea(0, 'x')",
+        "SELECT lo_creat(-1)",
+        "SELECT lo_create(0)",
+        "SELECT lo_import('/etc/hosts')",
+    ],
+    ids=["lo_from_bytea", "lo_creat", "lo_create", "lo_import"],
+)
+def test_analyst_cannot_create_large_objects_even_out_of_read_only(migrated: Stack, statement: str) -> None:
+    engine = _analyst(migrated)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SET default_transaction_read_only = off"))
+            conn.commit()
+            with pytest.raises(sa.exc.DBAPIError) as failure:
+                conn.execute(sa.text(statement))
+            assert failure.value.orig.sqlstate == INSUFFICIENT_PRIVILEGE  # type: ignore[union-attr]
+    finally:
+        engine.dispose()
+
+
+def test_analyst_sessions_end_by_themselves(migrated: Stack) -> None:
+    engine = _analyst(migrated)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SHOW idle_in_transaction_session_timeout")).scalar_one() == "10min"
+            assert conn.execute(sa.text("SHOW statement_timeout")).scalar_one() == "30min"
+    finally:
+        engine.dispose()

@@ -26,6 +26,10 @@ CREATE ROLE :"analyst" LOGIN PASSWORD :'analyst_password'
   NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOINHERIT;
 -- A guard for analysts' tools; the privileges below are what actually forbid writes.
 ALTER ROLE :"analyst" SET default_transaction_read_only = on;
+-- A forgotten notebook or a runaway query ends by itself. lofte's runs do not depend on these (the
+-- analyst may SET them in a session): its writes never wait on a reader for long (docs/operations.md).
+ALTER ROLE :"analyst" SET idle_in_transaction_session_timeout = '10min';
+ALTER ROLE :"analyst" SET statement_timeout = '30min';
 
 CREATE DATABASE :"warehouse_db" OWNER :"writer" ENCODING 'UTF8' TEMPLATE template0;
 -- Only the two roles may connect, and nobody but the owner gets temporary tables.
@@ -40,4 +44,20 @@ REVOKE ALL ON SCHEMA public FROM PUBLIC;
 GRANT USAGE ON SCHEMA public TO :"analyst";
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO :"analyst";
 ALTER DEFAULT PRIVILEGES FOR ROLE :"writer" IN SCHEMA public GRANT SELECT ON TABLES TO :"analyst";
+-- Large objects live outside every table's privileges: by default any role may create them
+-- (lo_from_bytea, lo_creat, lo_import's client side) and fill the warehouse's disk, read-only session or
+-- not. Nobody but the superuser keeps the functions in this database; lofte uses none of them.
+DO $$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN
+    SELECT p.oid::regprocedure FROM pg_proc p
+    WHERE p.pronamespace = 'pg_catalog'::regnamespace
+      AND (p.proname LIKE 'lo\_%' OR p.proname IN ('loread', 'lowrite'))
+  LOOP
+    EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', f);
+  END LOOP;
+END
+$$;
 SQL
