@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -13,11 +12,13 @@ from cli.common import (
     EXIT_USAGE,
     WarehouseOption,
     app,
+    emit,
     fail,
     handled,
     out,
     out_file_or_exit,
     out_folder_or_exit,
+    read_warehouse,
     settings_or_exit,
     warehouse_or_exit,
 )
@@ -49,8 +50,6 @@ def report(
     out_file_or_exit("--out", out_file)
     kommunkod = kommun.zfill(4)
     with handled(settings):
-        from load.migrations import require_head
-        from load.warehouse import Warehouse
         from read.followup import read_followup
         from read.report_data import read_report
         from report.html import to_html
@@ -58,23 +57,12 @@ def report(
 
         renderers: dict[str, Callable[..., str]] = {"md": to_markdown, "csv": to_csv, "html": to_html}
         reader: Callable[..., Any] = read_report if format == "html" else read_followup
-        store = Warehouse(target, settings=settings, read_only=True)
-        try:
-            with store.begin() as conn:
-                require_head(conn)  # the report reads the views of this lofte's schema; it never upgrades
-                followup = reader(conn, kommunkod, year)
-        finally:
-            store.dispose()
+        followup = read_warehouse(target, settings, lambda conn: reader(conn, kommunkod, year))
         if followup is None:
             fail(f"no promises for kommun {kommunkod} {year} in the warehouse: run `lofte run` first")
         # --public adds per-area tables with small counts suppressed (report/suppression.py)
         text = renderers[format](followup, public=True) if public else renderers[format](followup)
-        if out_file:
-            encoding = "utf-8-sig" if format == "csv" else "utf-8"  # Excel wants the BOM
-            out_file.write_text(text, encoding=encoding)
-            out.print(f"wrote {out_file}", highlight=False)
-        else:
-            sys.stdout.write(text)
+        emit(text, out_file, "utf-8-sig" if format == "csv" else "utf-8")  # Excel wants the BOM
 
 
 @app.command()
@@ -94,7 +82,6 @@ def export(
     target = warehouse_or_exit(warehouse, settings)
     out_folder_or_exit("--out", out_dir)
     with handled(settings):
-        from load.warehouse import Warehouse
         from read.export import FORMATS
         from read.export import export as write_export
 
@@ -102,12 +89,13 @@ def export(
         if unknown := [f for f in formats if f not in FORMATS]:
             fail(f"--format {unknown[0]!r}: choose parquet or csv", EXIT_USAGE)
         kommuner = [k.zfill(4) for k in kommun] if kommun else None
-        store = Warehouse(target, settings=settings, read_only=True)
-        try:
-            with store.begin() as conn:
-                result = write_export(conn, out_dir, kommuner, year, formats)
-        finally:
-            store.dispose()
+        # export() checks the schema itself, before it writes a file
+        result = read_warehouse(
+            target,
+            settings,
+            lambda conn: write_export(conn, out_dir, kommuner, year, formats),
+            current_schema=False,
+        )
     if not result.files:
         fail("nothing to export: no facts or follow-up for the kommuner and years asked for")
     partitions = sorted({(k, y) for k, y, _ in result.rows})

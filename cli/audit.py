@@ -10,9 +10,21 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from cli.common import WarehouseOption, app, fail, handled, out, settings_or_exit, warehouse_or_exit
+from cli.common import (
+    WarehouseOption,
+    app,
+    fail,
+    handled,
+    out,
+    read_warehouse,
+    settings_or_exit,
+    warehouse_or_exit,
+)
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from read.audit import RunAudit
     from read.status import WarehouseStatus
 
 
@@ -25,16 +37,14 @@ def audit(
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
     with handled(settings):
-        from load.warehouse import Warehouse
         from read.audit import audit_lines, latest_run_id, read_run_audit
 
-        store = Warehouse(target, settings=settings, read_only=True)
-        try:
-            with store.begin() as conn:
-                run_id = run or latest_run_id(conn)
-                found = read_run_audit(conn, run_id) if run_id else None
-        finally:
-            store.dispose()
+        def read(conn: Connection) -> RunAudit | None:
+            run_id = run or latest_run_id(conn)
+            return read_run_audit(conn, run_id) if run_id else None
+
+        # the load audit's tables are the same in every revision: an older warehouse's audit is readable
+        found = read_warehouse(target, settings, read, current_schema=False)
     if found is None:
         fail(f"no run {run!r} in the warehouse" if run else "no runs in the warehouse yet")
     for line in audit_lines(found):
@@ -48,15 +58,9 @@ def status(warehouse: WarehouseOption = None) -> None:
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
     with handled(settings):
-        from load.warehouse import Warehouse
         from read.status import read_status
 
-        store = Warehouse(target, settings=settings, read_only=True)
-        try:
-            with store.begin() as conn:
-                found = read_status(conn)
-        finally:
-            store.dispose()
+        found = read_warehouse(target, settings, read_status, current_schema=False)
     for line in status_lines(found):
         out.print(line, highlight=False, markup=False)
 

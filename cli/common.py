@@ -269,3 +269,31 @@ def expand(paths: list[Path]) -> list[Path]:
         else:
             files.append(path)
     return files
+
+
+def read_warehouse(
+    target: WarehouseUrl, settings: Settings, read: Callable[[Any], T], *, current_schema: bool = True
+) -> T:
+    """`read(conn)` in one read-only transaction, the warehouse released after. With `current_schema`, a
+    warehouse at another revision is refused in one line: a reader reads this lofte's views and never
+    upgrades."""
+    from load.migrations import require_head
+    from load.warehouse import Warehouse
+
+    store = Warehouse(target, settings=settings, read_only=True)
+    try:
+        with store.begin() as conn:
+            if current_schema:
+                require_head(conn)
+            return read(conn)
+    finally:
+        store.dispose()
+
+
+def emit(text: str, out_file: Path | None, encoding: str = "utf-8") -> None:
+    """A report to its --out file (then one line saying so) or to stdout."""
+    if out_file:
+        out_file.write_text(text, encoding=encoding)
+        out.print(f"wrote {shown_path(out_file)}", highlight=False, markup=False)
+    else:
+        sys.stdout.write(text)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -13,9 +12,11 @@ from cli.common import (
     EXIT_USAGE,
     WarehouseOption,
     app,
+    emit,
     fail,
     handled,
-    out,
+    out_file_or_exit,
+    read_warehouse,
     settings_or_exit,
     warehouse_or_exit,
 )
@@ -45,25 +46,17 @@ def lagesbild(
         last_day = date.fromisoformat(until) if until else None
     except ValueError:
         fail(f"--until {until!r}: not a date (YYYY-MM-DD)", EXIT_USAGE)
+    out_file_or_exit("--out", out_file)
     kommunkod = kommun.zfill(4)
     with handled(settings):
-        from load.warehouse import Warehouse
         from read.lagesbild import read_lagesbild
         from report.lagesbild import to_markdown
         from report.lagesbild_html import to_html
 
-        store = Warehouse(target, settings=settings, read_only=True)
-        try:
-            with store.begin() as conn:
-                data = read_lagesbild(conn, kommunkod, year, with_map=format == "html")
-        finally:
-            store.dispose()
+        data = read_warehouse(
+            target, settings, lambda conn: read_lagesbild(conn, kommunkod, year, with_map=format == "html")
+        )
         if data is None:
             fail(f"no lägesbild for kommun {kommunkod} {year} in the warehouse: run `lofte run` first")
         render = to_html if format == "html" else to_markdown
-        text = render(data, public=public, until=last_day)
-        if out_file:
-            out_file.write_text(text, encoding="utf-8")
-            out.print(f"wrote {out_file}", highlight=False)
-        else:
-            sys.stdout.write(text)
+        emit(render(data, public=public, until=last_day), out_file)

@@ -125,3 +125,13 @@ def test_html_renders_in_chromium_with_deviating_areas_on_the_map(
             assert problems == [] and requests == []
         finally:
             browser.close()
+
+
+def test_lagesbild_out_into_a_missing_folder_is_a_usage_error_before_reading(tmp_path: Path) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    out = tmp_path / "nodir" / "l.md"
+    arguments = ["lagesbild", "--kommun", "0484", "--year", "2020", "--out", str(out)]
+    result = CliRunner().invoke(app, [*arguments, "--warehouse", str(warehouse)])
+    assert result.exit_code == 2
+    assert "no such folder" in result.output and "Traceback" not in result.output
+    assert not warehouse.exists()  # nothing was opened, let alone created
