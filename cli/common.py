@@ -118,8 +118,10 @@ def fail(message: str, code: int = EXIT_FAILED) -> NoReturn:
 
 
 def error_line(message: str) -> None:
-    # Text, not markup: a quoted path or YAML key may hold brackets rich would read as tags.
-    err.print(Text.assemble(("error:", "bold red"), " ", shown(message)), highlight=False, soft_wrap=True)
+    # Text, not markup: a quoted path or YAML key may hold brackets rich would read as tags. Masked:
+    # a message may quote what was typed, a password included.
+    line = Text.assemble(("error:", "bold red"), " ", shown(mask_url(message)))
+    err.print(line, highlight=False, soft_wrap=True)
 
 
 @contextmanager
