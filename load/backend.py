@@ -242,6 +242,11 @@ class DuckDBBackend(Backend):
     def staging_is_per_run(self) -> bool:
         return True
 
+    def tune_merge(self, conn: Connection) -> None:
+        # The staging's limit holds while the file threads hold batches; the merge runs alone.
+        limit = self.settings.duckdb_merge_memory_limit
+        conn.execute(sa.text(f"SET memory_limit = '{limit}'"))  # a validated size, never user text
+
     def _drop_primary_key(self, conn: Connection, table: sa.Table) -> None:
         # DuckDB cannot drop a constraint: its fact tables' keys are unique indexes, dropped above.
         pass

