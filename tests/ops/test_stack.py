@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +55,16 @@ def _wait(what: str, check: Any, timeout: float) -> Any:
 
 def _run(api: httpx.Client, deployment: str, parameters: dict[str, Any] | None = None) -> dict[str, Any]:
     found = api.get(f"/deployments/name/{deployment}").json()
-    run = api.post(
-        f"/deployments/{found['id']}/create_flow_run", json={"parameters": parameters or {}}
-    ).json()
+    # The server's SQLite can refuse a write under load (a 5xx): asked again with the same idempotency
+    # key, it creates the run once.
+    body = {"parameters": parameters or {}, "idempotency_key": f"{deployment}-{uuid.uuid4()}"}
+    for _ in range(5):
+        created = api.post(f"/deployments/{found['id']}/create_flow_run", json=body)
+        if created.status_code < 500:
+            break
+        time.sleep(1)
+    assert created.status_code in (200, 201), f"{deployment}: {created.status_code} {created.text[:1000]}"
+    run = created.json()
 
     def final() -> dict[str, Any] | None:
         state = api.get(f"/flow_runs/{run['id']}").json()
