@@ -150,7 +150,11 @@ def _orchestration_forbidden() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(cli.runs, "orchestrated", forbidden)
         # A valid `lofte sample` would write a data set: its argument handling is what is tested.
-        patch.setattr(sample.generator, "write_sample", lambda *_, **__: "nothing written")
+        patch.setattr(
+            sample.generator,
+            "write_sample",
+            lambda outdir, years, **_: sample.generator.SampleSummary(outdir, years, [], []),
+        )
         yield
 
 
