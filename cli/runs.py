@@ -47,6 +47,7 @@ from schemas.errors import shown
 from schemas.settings import Settings
 
 if TYPE_CHECKING:
+    from pipeline.config import RunConfig
     from pipeline.run import RunSummary
 
 ConfigOption = Annotated[Path, typer.Option("--config", help="folder with areas.geojson and promises/")]
@@ -162,17 +163,27 @@ def run(
         *[(Source.ACTIVITIES, p) for p in expand(activities or [])],
     ]
 
-    def check_config() -> None:
+    quiet_prefect()
+    api = start_prefect_api()  # boots on the other core while this command reads and begins loading
+
+    def read_run_config() -> RunConfig:
         from pipeline.config import read_config
 
-        read_config(promise_files, areas, aliases, population)
+        return read_config(promise_files, areas, aliases, population)
 
-    config_or_exit(check_config, settings)
-    with orchestrated(settings, [p for _, p in files]):
-        from flows.followup import file_task_runner, followup_run
+    config = config_or_exit(read_run_config, settings)
+    with handled(settings), shown_progress([p for _, p in files]):
+        from pipeline.headstart import head_start
 
-        flow = followup_run.with_options(task_runner=file_task_runner(settings.file_workers))
-        summary = flow(promise_files, areas, files, aliases, keep_password_out_of_flows(target), population)
+        # The files stage while the orchestration boots; the flow takes the run over (its id) once it can.
+        with head_start(target, settings, files, config) as begun, api:
+            from flows.followup import file_task_runner, followup_run
+
+            flow = followup_run.with_options(task_runner=file_task_runner(settings.file_workers))
+            summary = flow(
+                promise_files, areas, files, aliases, keep_password_out_of_flows(target), population,
+                run_id=begun.run_id,
+            )  # fmt: skip
     report_summary(summary)
 
 

@@ -37,17 +37,19 @@ def followup_run(
     aliases: Path | None = None,
     warehouse: str | None = None,
     population: Path | None = None,
+    run_id: str | None = None,
 ) -> RunSummary:
     """Load the given exports (in the order given) and recompute the partitions they touch.
 
     `warehouse` is the warehouse's URL without a password (flow parameters are stored by Prefect); None
-    is LOFTE_WAREHOUSE_URL, else ./lofte.duckdb."""
+    is LOFTE_WAREHOUSE_URL, else ./lofte.duckdb. `run_id`: a run `lofte run` began while the
+    orchestration booted (pipeline/headstart.py); its steps take over what has begun."""
     interrupt.rearm()
     settings = load_settings()
-    config = load_config(promises, areas, aliases, population)
-    store = open_warehouse(warehouse, settings)
+    config = load_config(promises, areas, aliases, population, run_id)
+    store = open_warehouse(warehouse, settings, run_id)
     now = scheduled_time()
-    summary = RunSummary(run_id=new_run_id(now))
+    summary = RunSummary(run_id=run_id or new_run_id(now))
     with run_guard(store, summary.run_id, on_failure=abandon):
         begin_run(store, summary.run_id, "run", [path for _, path in files])
         summary.audits = stage_files(store, summary.run_id, files, config)

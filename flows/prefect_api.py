@@ -39,17 +39,35 @@ def stop_temporary_api() -> None:
 
 
 def start_prefect_api() -> AbstractContextManager[None]:
-    """Call first in a command; run its flows inside the returned context."""
+    """Call first in a command: the temporary API (when one is needed) begins booting in its own process
+    now; entering the returned context waits until it answers and runs the command's flows against it.
+    Between the two the command may do its own work (`lofte run` begins loading: pipeline/headstart.py)."""
     if os.environ.get("PREFECT_API_URL"):
         return nullcontext()
-    server = _TemporaryApi()  # started before Prefect is even imported: that import takes seconds too
-    from prefect.settings import get_current_settings
+    return _Booting(_TemporaryApi())  # started before Prefect is even imported: that import takes seconds too
 
-    settings = get_current_settings()
-    if settings.api.url or not settings.server.ephemeral.enabled:  # a profile names a server
-        server.stop()
-        return nullcontext()
-    return server.serving()
+
+class _Booting(AbstractContextManager[None]):
+    def __init__(self, server: _TemporaryApi) -> None:
+        self.server = server
+        self.serving: AbstractContextManager[None] = nullcontext()
+
+    def __enter__(self) -> None:
+        from prefect.settings import get_current_settings
+
+        from load.faults import checkpoint
+
+        checkpoint("orchestration")  # tests: a command held before its flow can start
+
+        settings = get_current_settings()
+        if settings.api.url or not settings.server.ephemeral.enabled:  # a profile names a server
+            self.server.stop()
+        else:
+            self.serving = self.server.serving()
+        self.serving.__enter__()
+
+    def __exit__(self, *exc: object) -> bool | None:
+        return self.serving.__exit__(*exc)  # type: ignore[arg-type]
 
 
 def _die_with_parent() -> None:

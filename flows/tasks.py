@@ -22,7 +22,7 @@ from load.merge import MergeResult
 from load.staging import FileAudit
 from load.warehouse import Warehouse
 from pipeline import config as config_steps
-from pipeline import plan, run, stage, summary
+from pipeline import headstart, plan, run, summary
 from pipeline.config import RunConfig
 from pipeline.plan import NightPlan
 from pipeline.run import RunSummary
@@ -42,9 +42,14 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter:
 
 @task(cache_policy=NO_CACHE)
 def load_config(
-    promises: list[Path], areas: Path | None, aliases: Path | None, population: Path | None = None
+    promises: list[Path],
+    areas: Path | None,
+    aliases: Path | None,
+    population: Path | None = None,
+    run_id: str | None = None,
 ) -> RunConfig:
-    return config_steps.read_config(promises, areas, aliases, population)
+    """`run_id`: a run the command began (pipeline/headstart.py), staged with the configuration it read."""
+    return headstart.config_of(run_id) or config_steps.read_config(promises, areas, aliases, population)
 
 
 @task(cache_policy=NO_CACHE)
@@ -53,20 +58,20 @@ def load_config_folder(config_dir: Path) -> RunConfig:
 
 
 @task(cache_policy=NO_CACHE)
-def open_warehouse(warehouse: str | None, settings: Settings) -> Warehouse:
-    return run.open_warehouse(warehouse, settings)
+def open_warehouse(warehouse: str | None, settings: Settings, run_id: str | None = None) -> Warehouse:
+    return headstart.open_warehouse(warehouse, settings, run_id)
 
 
 @task(cache_policy=NO_CACHE)
 def begin_run(warehouse: Warehouse, run_id: str, kind: str, inputs: list[Path] | None = None) -> None:
-    run.begin_run(warehouse, run_id, kind, inputs or [])
+    headstart.begin_run(warehouse, run_id, kind, inputs or [])
 
 
 @task(cache_policy=NO_CACHE)
 def stage_export(
     warehouse: Warehouse, run_id: str, file_seq: int, source: Source, path: Path, config: RunConfig
 ) -> FileAudit:
-    return stage.stage_export(warehouse, run_id, file_seq, source, path, config, run_logger())
+    return headstart.stage_export(warehouse, run_id, file_seq, source, path, config, run_logger())
 
 
 @task(cache_policy=NO_CACHE)

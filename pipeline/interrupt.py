@@ -10,6 +10,7 @@ tests) nothing is installed, and Prefect's cancellation keeps its own handling.
 
 from __future__ import annotations
 
+import _thread
 import signal
 import threading
 from types import FrameType
@@ -30,6 +31,12 @@ class Interrupted(KeyboardInterrupt):
 def _handler(signum: int, frame: FrameType | None) -> None:
     _requested.set()
     _signal.append(signum)
+    if frame is not None and frame.f_code.co_filename.startswith("<frozen importlib"):
+        # Raised inside the import machinery's own locking, the exception can leave the import lock held
+        # for good, and every thread's next import hangs (met with files staging while the main thread
+        # imported Prefect). Raised again a moment later, outside it.
+        threading.Timer(0.02, _thread.interrupt_main, args=(signum,)).start()
+        return
     raise Interrupted(signum)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,6 +23,10 @@ from transform.personnummer import REDACTED, redact
 Logger = logging.Logger | logging.LoggerAdapter
 
 
+class StagingCancelled(Exception):
+    """The run ended before this file was staged (pipeline/headstart.py): its rows are dropped with it."""
+
+
 def stage_export(
     warehouse: Warehouse,
     run_id: str,
@@ -30,9 +35,10 @@ def stage_export(
     path: Path,
     config: RunConfig,
     log: Logger | None = None,
+    cancel: threading.Event | None = None,
 ) -> FileAudit:
     """Stage one export of the run. An unreadable file is audited as such and none of its rows stay
-    staged; the run's other files go on."""
+    staged; the run's other files go on. `cancel` set: stop at the next batch (`StagingCancelled`)."""
     log = log or logging.getLogger("lofte")
     # A file name may carry a personnummer too: the audit, the logs and the summary get it redacted.
     audit = FileAudit(file_seq=file_seq, source=source, path=redact(str(path))[0])
@@ -48,6 +54,8 @@ def stage_export(
         key = CONTRACTS[source].key
         for typed in read_export(export):
             interrupt.raise_if_interrupted()
+            if cancel is not None and cancel.is_set():
+                raise StagingCancelled(str(path))
             checkpoint("read", interrupt.raise_if_interrupted)
             areas = (
                 area_memberships(typed.facts, config.index, key) if source is not Source.ACTIVITIES else None

@@ -98,6 +98,41 @@ def test_ctrl_c_while_reading_with_the_commands_own_prefect_api(
     assert [status for status, _ in runs] == ["interrupted"] and staged == 0
 
 
+def test_ctrl_c_before_the_orchestration_is_up_ends_the_begun_run(
+    postgres_url: str, prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    """`lofte run` begins loading while its temporary API boots (pipeline/headstart.py): a Ctrl-C before
+    the flow has taken the run over must end that run just the same."""
+    env = prefect_server.env(LOFTE_TEST_PAUSE_AT="orchestration")
+    env.pop("PREFECT_API_URL", None)
+    process = _start(postgres_url, env, tmp_path)
+    _wait_for("select count(*) from load_file where status = 'staged'", postgres_url, process)
+    os.killpg(process.pid, signal.SIGINT)
+    took = _ends_within(process, 30)
+    assert process.returncode == 130
+    assert (tmp_path / "stderr").read_text().strip() == "avbrutet: inget ändrat"
+    assert took < 15
+    runs, staged = _after(postgres_url)
+    assert [status for status, _ in runs] == ["interrupted"] and staged == 0
+
+
+def test_an_orchestration_that_never_answers_ends_the_begun_run(
+    postgres_url: str, prefect_server: PrefectServer, tmp_path: Path
+) -> None:
+    """The temporary API does not answer in time: one line, exit 1, and the run the command began while
+    waiting for it is marked failed with nothing staged."""
+    env = prefect_server.env(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS="0")
+    env.pop("PREFECT_API_URL", None)
+    process = _start(postgres_url, env, tmp_path)
+    process.wait(timeout=120)
+    stderr = (tmp_path / "stderr").read_text()
+    assert process.returncode == 1, stderr
+    assert len(stderr.strip().splitlines()) == 1 and "did not answer within" in stderr, stderr
+    runs, staged = _after(postgres_url)
+    assert [status for status, _ in runs] == ["failed"] and staged == 0
+    assert "did not answer" in str(runs[0][1])
+
+
 def test_sigterm_while_the_merge_waits_on_a_lock(
     postgres_url: str, prefect_server: PrefectServer, tmp_path: Path
 ) -> None:
