@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -55,11 +55,14 @@ InboxOption = Annotated[Path, typer.Option("--inbox", help="folder with status/,
 
 
 @contextmanager
-def orchestrated(settings: Settings, files: list[Path] | None = None) -> Iterator[None]:
+def orchestrated(
+    settings: Settings, files: list[Path] | None = None, api: AbstractContextManager[None] | None = None
+) -> Iterator[None]:
     """The command's own Prefect API (none when PREFECT_API_URL names a server), booting while the
-    pipeline is imported; errors handled once; progress shown while the files load."""
+    pipeline is imported (`api`: one the command started booting earlier); errors handled once;
+    progress shown while the files load."""
     quiet_prefect()
-    with handled(settings), start_prefect_api(), shown_progress(files):
+    with handled(settings), api or start_prefect_api(), shown_progress(files):
         yield
 
 
@@ -192,8 +195,18 @@ def nightly(config: ConfigOption, inbox: InboxOption, warehouse: WarehouseOption
     """Load the exports not loaded before (by SHA-256) and recompute the partitions they touch."""
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
-    check_folders(config, inbox, settings)
-    with orchestrated(settings):
+    quiet_prefect()
+    api = start_prefect_api()  # boots on the other core while the inbox is looked at
+    run_config = check_folders(config, inbox, settings)
+    with handled(settings):
+        from pipeline.plan import nothing_new
+
+        # Most nights bring nothing: said without starting a flow (the serving process's scheduled runs
+        # are flows whatever they find). Anything else, an entry not read too, goes to the flow.
+        if nothing_new(target, settings, run_config, inbox):
+            out.print("nothing new: the warehouse is unchanged", highlight=False)
+            return
+    with orchestrated(settings, api=api):
         from flows.followup import file_task_runner
         from flows.nightly import nightly_run
 
@@ -229,17 +242,17 @@ def backfill(
     report_summary(summary)
 
 
-def check_folders(config: Path, inbox: Path, settings: Settings) -> None:
+def check_folders(config: Path, inbox: Path, settings: Settings) -> RunConfig:
     """A scheduled run's folders exist and its configuration reads, before the orchestration starts."""
     folder_or_exit("--config", config)
     folder_or_exit("--inbox", inbox)
 
-    def check_config() -> None:
+    def check_config() -> RunConfig:
         from pipeline.config import read_config_folder
 
-        read_config_folder(config)
+        return read_config_folder(config)
 
-    config_or_exit(check_config, settings)
+    return config_or_exit(check_config, settings)
 
 
 def report_summary(summary: RunSummary) -> None:

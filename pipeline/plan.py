@@ -9,10 +9,12 @@ from extract.inbox import SUFFIXES, InboxFile, folder_files, list_inbox
 from load.config_state import applied_documents, areas_sha, loaded_file_shas, promises_key, promises_sha
 from load.retry import retried
 from load.warehouse import Warehouse
+from load.warehouse_url import WarehouseUrl
 from pipeline.config import RunConfig
 from schemas.contracts import Source
 from schemas.errors import shown
 from schemas.promises import Promises
+from schemas.settings import Settings
 
 
 @dataclass
@@ -47,6 +49,19 @@ def plan_night(warehouse: Warehouse, config: RunConfig, inbox_dir: Path) -> Nigh
     changed = [p for p in config.promises if documents.get(("promises", promises_key(p))) != promises_sha(p)]
     areas_changed = config.areas is not None and documents.get(("areas", "areas")) != areas_sha(config.areas)
     return NightPlan(new, changed, areas_changed, skipped, stray_inbox_entries(inbox_dir))
+
+
+def nothing_new(target: WarehouseUrl, settings: Settings, config: RunConfig, inbox_dir: Path) -> bool:
+    """Whether a night would find nothing at all: no new export, no changed promises or areas, and no
+    inbox entry it could not read. The warehouse is opened (and upgraded) as by a run, and released."""
+    from pipeline.run import open_warehouse
+
+    warehouse = open_warehouse(target, settings)
+    try:
+        plan = plan_night(warehouse, config, inbox_dir)
+    finally:
+        warehouse.dispose()
+    return plan.nothing_to_do and not plan.skipped and not plan.not_read
 
 
 def inbox_files(inbox_dir: Path) -> list[InboxFile]:
