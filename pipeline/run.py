@@ -8,6 +8,7 @@ marked failed and its staged rows dropped, and the warehouse is always released.
 from __future__ import annotations
 
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -143,7 +144,24 @@ def merge_files(
     population: pd.DataFrame | None = None,
 ) -> MergeResult:
     """The one transaction that publishes the run."""
+    release_freed_memory()
     return merge_run(warehouse, run_id, promises, areas, updated_at=updated_at, population=population)
+
+
+def release_freed_memory() -> None:
+    """Give back to the system what the reading threads freed: Arrow's pool and the C heap keep freed
+    pages for reuse, and the merge's database engine would otherwise sit on top of them (a national
+    load's peak is the staging's or the merge's, whichever is higher)."""
+    import ctypes
+    import ctypes.util
+
+    import pyarrow as pa
+
+    pa.default_memory_pool().release_unused()
+    libc = ctypes.util.find_library("c")
+    if libc and sys.platform.startswith("linux"):
+        with suppress(OSError, AttributeError):
+            ctypes.CDLL(libc).malloc_trim(0)  # glibc only
 
 
 def merge_backfill(
