@@ -3,8 +3,9 @@
 Without `PREFECT_API_URL` Prefect starts a temporary API server when the first flow runs: it imports
 its server package into this process, then boots the server in a subprocess, and the flow waits for
 both (about 10 s here). A command instead starts the same server process (the command line Prefect
-uses for it) as its first step, and imports the pipeline on the other core meanwhile; its flows then
-use it through `PREFECT_API_URL`, and it stops when the command ends. With a configured server (the
+uses for it) as its first step, and works on the other core meanwhile (reads its configuration; `lofte
+run` begins loading, pipeline/headstart.py; `lofte nightly` finds whether there is anything to do); its
+flows then use it through `PREFECT_API_URL`, and it stops when the command ends. With a configured server (the
 compose stack, a deployment's worker) nothing is started.
 """
 
