@@ -45,11 +45,14 @@ class _Kept(logging.Handler):
 
 @dataclass
 class HeadStart:
-    """One run begun by a command: its open warehouse and its files' staging, one future per file."""
+    """One run begun by a command: its open warehouse and its files' staging, one future per file.
+    A failure to open the warehouse or begin the run is kept and raised by the flow's own step, so the
+    orchestration records the failed run as it would without a head start."""
 
-    warehouse: Warehouse
+    warehouse: Warehouse | None
     run_id: str
     config: RunConfig
+    failure: Exception | None = None
     staging: dict[int, Future[FileAudit]] = field(default_factory=dict)
     logs: dict[int, _Kept] = field(default_factory=dict)
     claimed: bool = False
@@ -70,17 +73,10 @@ def head_start(
     """Open the warehouse, begin a run and start staging `files` (in `settings.file_workers` threads);
     yields the run, whose id the flow is given. The files are numbered in the order given, as the flow
     numbers them."""
-    warehouse = run.open_warehouse(target, settings)
-    begun = HeadStart(warehouse=warehouse, run_id=run.new_run_id(), config=config)
+    begun = HeadStart(warehouse=None, run_id=run.new_run_id(), config=config)
     pool = ThreadPoolExecutor(max_workers=settings.file_workers, thread_name_prefix="lofte-file")
     try:
-        run.begin_run(warehouse, begun.run_id, "run", [path for _, path in files])
-        for file_seq, (source, path) in enumerate(files, start=1):
-            log = logging.Logger(f"lofte.headstart.{file_seq}", logging.INFO)  # not registered: no leak
-            log.addHandler(begun.logs.setdefault(file_seq, _Kept()))
-            begun.staging[file_seq] = pool.submit(
-                stage.stage_export, warehouse, begun.run_id, file_seq, source, path, config, log, begun.cancel
-            )
+        _begin(begun, target, settings, files, pool)
         with _lock:
             _begun[begun.run_id] = begun
         yield begun
@@ -92,8 +88,30 @@ def head_start(
         with _lock:
             _begun.pop(begun.run_id, None)
         pool.shutdown(wait=True)
-        if not begun.claimed:
-            warehouse.dispose()
+        if not begun.claimed and begun.warehouse is not None:
+            begun.warehouse.dispose()
+
+
+def _begin(
+    begun: HeadStart,
+    target: WarehouseUrl,
+    settings: Settings,
+    files: Sequence[tuple[Source, Path]],
+    pool: ThreadPoolExecutor,
+) -> None:
+    try:
+        begun.warehouse = run.open_warehouse(target, settings)
+        run.begin_run(begun.warehouse, begun.run_id, "run", [path for _, path in files])
+    except Exception as exc:  # the flow's step raises it (see HeadStart)
+        begun.failure = exc
+        return
+    for file_seq, (source, path) in enumerate(files, start=1):
+        log = logging.Logger(f"lofte.headstart.{file_seq}", logging.INFO)  # not registered: no leak
+        log.addHandler(begun.logs.setdefault(file_seq, _Kept()))
+        begun.staging[file_seq] = pool.submit(
+            stage.stage_export, begun.warehouse, begun.run_id, file_seq, source, path, begun.config, log,
+            begun.cancel,
+        )  # fmt: skip
 
 
 def _end_unclaimed(begun: HeadStart, exc: BaseException) -> None:
@@ -101,6 +119,8 @@ def _end_unclaimed(begun: HeadStart, exc: BaseException) -> None:
     flow's guard would (`run.run_guard`)."""
     begun.cancel.set()
     wait_all(list(begun.staging.values()), timeout=60)
+    if begun.warehouse is None or begun.failure is not None:
+        return  # no run was begun
     with suppress(Exception):  # the first cause is the one reported
         if interrupt.is_interrupt(exc) or interrupt.requested():
             run.abandon_interrupted(begun.warehouse, begun.run_id)
@@ -123,13 +143,19 @@ def open_warehouse(
     if begun is None:
         return run.open_warehouse(target, settings)
     begun.claimed = True
+    if begun.warehouse is None:
+        assert begun.failure is not None
+        raise begun.failure
     return begun.warehouse
 
 
 def begin_run(warehouse: Warehouse, run_id: str, kind: str, inputs: Sequence[Path] = ()) -> None:
-    """Register the run, unless the command has begun it already."""
-    if _claim(run_id) is None:
+    """Register the run, unless the command has begun it already (or failed to)."""
+    begun = _claim(run_id)
+    if begun is None:
         run.begin_run(warehouse, run_id, kind, inputs)
+    elif begun.failure is not None:
+        raise begun.failure
 
 
 def stage_export(
