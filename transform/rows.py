@@ -21,11 +21,11 @@ from schemas.contracts import (
     Kind,
     Source,
 )
-from transform.arrowtext import collapse_spaces, extract, integers, strip
+from transform.arrowtext import arrow, collapse_spaces, digits_of, integers, strip
 from transform.coordinates import check_pairs
 from transform.periods import TZ, parse_date, parse_instant, parse_local, tertial_of_month
 from transform.personnummer import redact_series
-from transform.text import fold_hobit_series, pad_code4_series, text_key_series
+from transform.text import fold_hobit_series, pad_code4_stripped, text_key_series
 
 REJECTED_COLUMNS = ["line", "column_name", "reason", "kommunkod", "year", "fields_json"]
 WARNING_COLUMNS = ["line", "column_name", "warning"]
@@ -138,11 +138,11 @@ def _parse_columns(
 
 def _parse(kind: Kind, text: pd.Series) -> tuple[pd.Series, pd.Series]:
     if kind is Kind.CODE4:
-        value = pad_code4_series(text)
+        value = pad_code4_stripped(text)
         return value, value.notna()
     if kind is Kind.INTEGER:
-        groups, matched = extract(text, r"^(?P<digits>\d{1,9})(?:\.0*)?$")
-        number = pd.Series(integers(groups["digits"], matched), index=text.index, dtype="Int64")
+        digits, matched = digits_of(arrow(text), 9)
+        number = pd.Series(integers(digits, matched), index=text.index, dtype="Int64")
         ok = pd.Series(matched, index=text.index)
         return number.where(ok), ok
     if kind is Kind.LOCAL_DATETIME:
