@@ -533,7 +533,7 @@ def _csv_batches(facts: FileFacts, keep: dict[int, str], single_line: frozenset[
             extra = np.zeros(n, dtype=np.int64)
             with_newline: list[tuple[int, pa.Array]] = []
             for position, column in enumerate(batch.columns):
-                if pc.any(pc.match_substring(column, "\n")).as_py():
+                if _holds_newline(column):
                     extra += pc.count_substring(column, "\n").to_numpy(zero_copy_only=False)
                     with_newline.append((position, column))
             lines, taken = numbering.place(extra, pending)
@@ -603,6 +603,21 @@ def _csv_batches(facts: FileFacts, keep: dict[int, str], single_line: frozenset[
         spans.close()
         source.close()
     _check_unchanged(facts, source.digest.hexdigest(), source.size)
+
+
+def _holds_newline(column: pa.Array) -> bool:
+    """Whether any value holds a line break: one memchr over the column's bytes (a kernel value by value
+    cost fifteen times more, for every column of every batch, where nearly none holds one)."""
+    if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
+        _, offsets, data = column.buffers()
+        if data is None or not len(column):
+            return False
+        ends = np.frombuffer(offsets, dtype=np.int32 if pa.types.is_string(column.type) else np.int64)
+        start, end = int(ends[column.offset]), int(ends[column.offset + len(column)])
+        # A null value may own bytes between these ends: only a column without nulls is read this way.
+        if not column.null_count:
+            return memoryview(data)[start:end].tobytes().find(b"\n") >= 0
+    return bool(pc.any(pc.match_substring(column, "\n")).as_py())
 
 
 def _columns(
