@@ -174,13 +174,17 @@ def _parse(kind: Kind, text: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def _derive(source: Source, typed: pd.DataFrame) -> None:
     """The local date, year and tertial, and the normalised keys that matching and de-duplication use."""
+    # The local wall clock, taken once: its date, year and month are those of the local time (and each
+    # field read off a tz-aware time converts it to the wall clock again).
     if source is Source.STATUS:
         local = typed["registreringstid"]
-        typed["registreringstid"] = local.dt.tz_localize(None)
+        wall = local.dt.tz_localize(None)
+        typed["registreringstid"] = wall
     elif source is Source.STORM:
         local = typed["starttid"]
+        wall = local.dt.tz_localize(None)
         typed["starttid_utc"] = local.dt.tz_convert("UTC")
-        typed["starttid_lokal"] = local.dt.tz_localize(None)
+        typed["starttid_lokal"] = wall
         del typed["starttid"]
         typed["hobit"] = fold_hobit_series(typed["hobit"].fillna(""))
         typed["hobit_kand"] = typed["hobit"].isin(KNOWN_HOBIT_CODES)
@@ -188,14 +192,15 @@ def _derive(source: Source, typed: pd.DataFrame) -> None:
         typed["enhet_key"] = text_key_series(typed["enhet"])
     else:
         local = typed["datum"].dt.tz_localize(TZ)
+        wall = local.dt.tz_localize(None)
         # Shown as written, but trimmed with inner spaces collapsed ("  NORRA   BERGA " → "NORRA BERGA").
         for name in ("aktivitet", "plats"):
             typed[name] = collapse_spaces(typed[name])
         typed["aktivitet_key"] = text_key_series(typed["aktivitet"])
         typed["plats_key"] = text_key_series(typed["plats"])
-    typed["datum"] = local.dt.tz_localize(None).dt.normalize()
-    typed["year"] = local.dt.year.astype("Int64")
-    month = local.dt.month.fillna(1)
+    typed["datum"] = wall.dt.normalize()
+    typed["year"] = wall.dt.year.astype("Int64")
+    month = wall.dt.month.fillna(1)
     tertial = pd.Series(tertial_of_month(month), index=typed.index)
     typed["tertial"] = tertial.where(local.notna()).astype("Int64")
     for field_name in ("nord", "ost"):
