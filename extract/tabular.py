@@ -167,7 +167,7 @@ def _scan(path: Path) -> tuple[str, int, str | None, int, int, tuple[int, int, i
     """One pass over the bytes: SHA-256, size, the text encoding (UTF-8, or else Windows-1252), quotes,
     physical lines, and the file's (size, mtime, inode) before it."""
     digest = hashlib.sha256()
-    utf8 = codecs.getincrementaldecoder("utf-8")()
+    utf8 = _Utf8Check()
     is_utf8, is_cp1252, first, size, quotes, newlines, last = True, True, b"", 0, 0, 0, b""
     is_xlsx = path.suffix.lower() in {".xlsx", ".xlsm", ".xls"}
     with path.open("rb") as handle:
@@ -189,10 +189,7 @@ def _scan(path: Path) -> tuple[str, int, str | None, int, int, tuple[int, int, i
                         f"{path}: binary data (a NUL byte at byte {size + nul + 1}): not a CSV text file"
                     )
                 if is_utf8:
-                    try:
-                        utf8.decode(chunk)
-                    except UnicodeDecodeError:
-                        is_utf8 = False
+                    is_utf8 = utf8.feed(chunk)
                 # bytes.find is memchr: a regex over every byte of a national export held the GIL for seconds
                 if is_cp1252 and any(chunk.find(b) >= 0 for b in _CP1252_UNDEFINED):
                     is_cp1252 = False
@@ -204,16 +201,54 @@ def _scan(path: Path) -> tuple[str, int, str | None, int, int, tuple[int, int, i
     if is_xlsx:
         return digest.hexdigest(), size, None, 0, 0, stamp
     if is_utf8:
-        try:
-            utf8.decode(b"", final=True)
-        except UnicodeDecodeError:
-            is_utf8 = False
+        is_utf8 = utf8.final()
     if is_utf8:
         encoding = "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
         return digest.hexdigest(), size, encoding, quotes, lines, stamp
     if is_cp1252:
         return digest.hexdigest(), size, "cp1252", quotes, lines, stamp
     raise InputFileError(f"{path}: neither UTF-8 nor Windows-1252 text: not a CSV export")
+
+
+class _Utf8Check:
+    """Whether bytes fed in pieces are UTF-8, as Python's strict decoder judges them, without decoding
+    them: Arrow validates a piece (SIMD) in a tenth of the time a decode into a str takes. A character
+    cut at a piece's end is carried into the next piece."""
+
+    def __init__(self) -> None:
+        self._carry = b""
+
+    def feed(self, chunk: bytes) -> bool:
+        data = self._carry + chunk if self._carry else chunk
+        cut = _whole_characters(data)
+        self._carry = data[cut:]
+        if not cut:
+            return True
+        piece = pa.Array.from_buffers(
+            pa.large_string(), 1, [None, pa.py_buffer(np.array([0, cut], dtype=np.int64)), pa.py_buffer(data)]
+        )
+        try:
+            piece.validate(full=True)
+        except pa.ArrowInvalid:
+            return False
+        return True
+
+    def final(self) -> bool:
+        """At the end: no character left cut short."""
+        return not self._carry
+
+
+def _whole_characters(data: bytes) -> int:
+    """How many leading bytes of `data` stop short of a multi-byte character cut at its end."""
+    end = len(data)
+    for at in range(end - 1, max(end - 4, 0) - 1, -1):
+        byte = data[at]
+        if byte < 0x80:
+            return end
+        if byte >= 0xC0:  # a lead byte: the length of its character
+            size = 2 if byte < 0xE0 else 3 if byte < 0xF0 else 4
+            return at if end - at < size else end
+    return end  # no lead byte near the end: validation judges what is there
 
 
 def _looks_like_utf16(head: bytes) -> bool:
