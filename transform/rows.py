@@ -7,6 +7,7 @@ order; an optional field that cannot be read is dropped with a row warning. Noth
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,6 +29,7 @@ from transform.periods import TZ, parse_date, parse_instant, parse_local, tertia
 from transform.personnummer import redact_series
 from transform.text import fold_hobit_series, pad_code4_stripped, text_key_series
 
+_TEXT = pd.StringDtype(storage="pyarrow", na_value=np.nan)  # dtype="str", as the readers build text
 REJECTED_COLUMNS = ["line", "column_name", "reason", "kommunkod", "year", "fields_json"]
 WARNING_COLUMNS = ["line", "column_name", "warning"]
 
@@ -250,15 +252,23 @@ def _rejected_frame(
             empty = missing[column.field][rows[here]]
             reason[here] = np.where(empty, f"{column.name} missing", f"{column.name} unparseable")
     names = {c.field: c.name for c in contract.stored if c.field in raw}
-    fields = raw.take(rows)[list(names)].rename(columns=names)
+    fields = raw.take(rows)[list(names)]
+    keys = list(names.values())
+    records: Iterable[Iterable[object]]
+    if all(dtype == _TEXT for dtype in fields.dtypes):
+        # Each row's text as `to_dict("records")` gives it (str, or NaN where missing), read column by
+        # column: pandas boxes every value of every record on its own, at twice the cost.
+        records = zip(*(fields[name].tolist() for name in names), strict=True)
+    else:
+        records = (record.values() for record in fields.to_dict("records"))
     return pd.DataFrame(
         {
             "line": lines[mask],
             "column_name": column_name,
             "reason": reason,
             # Partition of a rejected row, where its Kommunkod and date could still be read.
-            "kommunkod": typed["kommunkod"].to_numpy()[rows],
+            "kommunkod": typed["kommunkod"].take(rows).to_numpy(),  # not the whole column to objects
             "year": typed["year"].take(rows).to_numpy(),
-            "fields_json": [json.dumps(r, ensure_ascii=False) for r in fields.to_dict("records")],
+            "fields_json": [json.dumps(dict(zip(keys, r, strict=True)), ensure_ascii=False) for r in records],
         }
     )
