@@ -162,3 +162,37 @@ def test_instants_of_every_shape_read_alike_together_and_alone() -> None:
     assert together.iloc[0].isoformat() == "2020-07-03T15:11:14+02:00"
     assert together.iloc[11].isoformat() == "2020-10-25T02:30:00+02:00"
     assert together.iloc[12].isoformat() == "2020-10-25T02:30:00+01:00"
+
+
+@settings(max_examples=300)
+@given(
+    st.integers(1890, 2110),
+    st.integers(1, 12),
+    st.integers(1, 31),
+    st.sampled_from(["", " 23:59", " 00:00:00", " 10:11:12"]),
+)
+def test_every_day_of_every_month_reads_as_the_full_path_reads_it(
+    year: int, month: int, day: int, time: str
+) -> None:
+    """Days past a month's end (2019-02-29, 2019-04-31) are refused, others read, on the fast path as on
+    the full one (forced by a zero fraction, or a midnight time for a date)."""
+    text = f"{year:04d}-{month:02d}-{day:02d}"
+    if time:
+        full = text + time + (".0" if time.count(":") == 2 else ":00.0")
+        fast_value, full_value = parse_local(pd.Series([text + time, full]))
+        instant, full_instant = parse_instant(
+            pd.Series([text + "T" + (time.strip() + ":00")[:8] + "Z", full + "Z"])
+        )
+        assert (pd.isna(instant) and pd.isna(full_instant)) or instant == full_instant
+    else:
+        fast_value, full_value = parse_date(pd.Series([text, text + " 00:00"]))
+    assert (pd.isna(fast_value) and pd.isna(full_value)) or fast_value == full_value
+    assert pd.isna(fast_value) == (not _is_date(year, month, day))
+
+
+def _is_date(year: int, month: int, day: int) -> bool:
+    try:
+        datetime(year, month, day)
+    except ValueError:
+        return False
+    return True
