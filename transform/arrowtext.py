@@ -59,6 +59,21 @@ def extract_array(values: pa.Array, pattern: str) -> tuple[dict[str, pa.Array], 
     return groups, matched
 
 
+def digits_of(values: pa.Array, width: int) -> tuple[pa.Array, np.ndarray]:
+    r"""`extract_array` with `^(?P<digits>\d{1,width})(?:\.0*)?$` (a code or count as Excel may write it:
+    `484`, `484.0`): the group `digits` ('' where no match) and which values matched. Values of 1..width
+    ASCII digits, nearly all of them, are their own group and skip the regex (a tenth of its cost)."""
+    plain = pc.and_(pc.ascii_is_decimal(values), pc.less_equal(pc.binary_length(values), width))
+    matched = np.asarray(pc.fill_null(plain, False).to_numpy(zero_copy_only=False), dtype=bool)
+    rest = ~matched
+    if not rest.any():
+        return values, matched
+    groups, found = extract_array(values.filter(pa.array(rest)), rf"^(?P<digits>\d{{1,{width}}})(?:\.0*)?$")
+    digits = pc.replace_with_mask(values, pa.array(rest), groups["digits"])
+    matched[rest] = found
+    return digits, matched
+
+
 def nonempty(values: pa.Array) -> np.ndarray:
     return np.asarray(pc.greater(pc.binary_length(values), 0).to_numpy(zero_copy_only=False), dtype=bool)
 

@@ -52,23 +52,47 @@ def _within(values: np.ndarray, bounds: tuple[float, float]) -> np.ndarray:
     return (values >= bounds[0]) & (values <= bounds[1])
 
 
+_STATUSES = np.array([OK, MISSING, INVALID])
+_WARNINGS = pa.array(
+    [
+        None,
+        "coordinate pair outside Sweden's SWEREF 99 TM box: kept without coordinates",
+        "coordinate pair incomplete or not a number: kept without coordinates",
+        "coordinate pair outside Sweden (Nord and Öst swapped?): kept without coordinates",
+        "coordinate pair outside Sweden (RT90 easting?): kept without coordinates",
+    ],
+    type=pa.large_string(),
+)
+_WARNING_DTYPE = pd.StringDtype()  # dtype="string": NA where a pair has no warning
+
+
 def check_pairs(nord_text: pd.Series, ost_text: pd.Series) -> Coordinates:
     nord = parse_number(nord_text).to_numpy(dtype="float64", na_value=np.nan)
     ost = parse_number(ost_text).to_numpy(dtype="float64", na_value=np.nan)
     given = (nord_text.str.strip() != "") | (ost_text.str.strip() != "")
     given_np = given.to_numpy(dtype=bool)
     in_box = _within(nord, NORTHING_RANGE) & _within(ost, EASTING_RANGE)
-    status = np.where(~given_np, MISSING, np.where(in_box, OK, INVALID))
-    invalid = status == INVALID
+    code = np.full(len(nord), 2, dtype=np.int8)  # _STATUSES: OK, MISSING, INVALID
+    code[in_box] = 0
+    code[~given_np] = 1
+    status = _STATUSES[code]
+    invalid = code == 2
     unparseable = invalid & (np.isnan(nord) | np.isnan(ost))
     swapped = invalid & _within(ost, NORTHING_RANGE) & _within(nord, EASTING_RANGE)
     rt90 = invalid & _within(ost, RT90_EASTING_RANGE)
-    warning = pd.Series(pd.NA, index=nord_text.index, dtype="string")
-    warning[invalid] = "coordinate pair outside Sweden's SWEREF 99 TM box: kept without coordinates"
-    warning[unparseable] = "coordinate pair incomplete or not a number: kept without coordinates"
-    warning[swapped] = "coordinate pair outside Sweden (Nord and Öst swapped?): kept without coordinates"
-    warning[rt90] = "coordinate pair outside Sweden (RT90 easting?): kept without coordinates"
-    usable = status == OK
+    # Each row's warning, the most specific one winning; built in Arrow from codes (a masked assignment
+    # into a pandas text Series rebuilds it each time).
+    reason = np.zeros(len(nord), dtype=np.int8)  # _WARNINGS
+    reason[invalid] = 1
+    reason[unparseable] = 2
+    reason[swapped] = 3
+    reason[rt90] = 4
+    warning = pd.Series(
+        pd.array(_WARNINGS.take(pa.array(reason)), dtype=_WARNING_DTYPE) if len(reason) else [],
+        index=nord_text.index,
+        dtype=_WARNING_DTYPE,
+    )
+    usable = code == 0
     return Coordinates(
         nord=np.where(usable, nord, np.nan),
         ost=np.where(usable, ost, np.nan),

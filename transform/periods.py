@@ -50,16 +50,28 @@ def _fast(values: pa.Array, fast: tuple[str, tuple[str, ...]]) -> tuple[np.ndarr
         return hit, wall
     rows = np.flatnonzero(hit)
     chosen = values.filter(pa.array(hit))
+    # A shape's formats differ in length: each value is given only the format of its own length.
+    lengths = np.asarray(pc.binary_length(chosen).to_numpy(zero_copy_only=False))
     left = np.ones(len(rows), dtype=bool)
     for form in formats:
-        parsed = pc.strptime(chosen, format=form, unit="s", error_is_null=True)
-        got = np.asarray(parsed.is_valid().to_numpy(zero_copy_only=False), dtype=bool) & left
+        mine = left & (lengths == _format_length(form))
+        if not mine.any():
+            continue
+        part = np.flatnonzero(mine)
+        picked = chosen if mine.all() else chosen.filter(pa.array(mine))
+        parsed = pc.strptime(picked, format=form, unit="s", error_is_null=True)
+        got = np.asarray(parsed.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
         if got.any():
             seconds = parsed.to_numpy(zero_copy_only=False).astype("datetime64[ns]")
-            wall[rows[got]] = seconds[got]
-            left &= ~got
+            wall[rows[part[got]]] = seconds[got]
+            left[part[got]] = False
     hit[rows[left]] = False  # not expected: the full path reads them
     return hit, wall
+
+
+def _format_length(form: str) -> int:
+    """The length of the text a fixed-width strptime format reads (%Y four characters, others two)."""
+    return len(form) + 2 * form.count("%Y")
 
 
 def _wall(
@@ -67,7 +79,13 @@ def _wall(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, pa.Array], np.ndarray]:
     """Wall-clock times (NaT where unparseable), which values took the fast path, and the regex groups
     and matches of the others (in their order)."""
-    values = arrow(strip(text))
+    return _wall_of(arrow(strip(text)), pattern, fast)
+
+
+def _wall_of(
+    values: pa.Array, pattern: str, fast: tuple[str, tuple[str, ...]]
+) -> tuple[np.ndarray, np.ndarray, dict[str, pa.Array], np.ndarray]:
+    """`_wall` of trimmed text in Arrow."""
     hit, wall = _fast(values, fast)
     rest = ~hit
     groups, matched = extract_array(values.filter(pa.array(rest)), pattern)
@@ -84,19 +102,60 @@ def parse_local(text: pd.Series) -> pd.Series:
 
 def parse_instant(text: pd.Series) -> pd.Series:
     """ISO 8601 with offset, `Z`, or naive local → tz-aware Europe/Stockholm; NaT where unparseable."""
-    wall_np, hit, groups, matched = _wall(text, f"^{_NAIVE}{_OFFSET}?$", _FAST_NAIVE)
+    values = arrow(strip(text))
+    # The common shapes with an offset are read by strptime and their offset's place; the rest in full.
+    fast, wall_np, fast_z = _fast_instants(values)
+    has_offset = fast.copy()
+    minutes = np.zeros(len(text), dtype=np.int64)
+    if fast.any():
+        minutes[fast] = _minutes_of(fast_z)
+    others = ~fast
+    if others.any():
+        rest = values if not fast.any() else values.filter(pa.array(others))
+        rest_wall, hit, groups, matched = _wall_of(rest, f"^{_NAIVE}{_OFFSET}?$", _FAST_NAIVE)
+        wall_np[others] = rest_wall
+        full = np.flatnonzero(others)[~hit]  # the rows read by the full regex
+        with_z = matched & nonempty(groups["z"])
+        has_offset[full] = with_z
+        if with_z.any():
+            minutes[full[with_z]] = _minutes_of(groups["z"].filter(pa.array(with_z)))
     wall = pd.Series(wall_np, index=text.index)
-    has_offset = np.zeros(len(text), dtype=bool)
-    has_offset[~hit] = matched & nonempty(groups["z"])
     result = _localize(wall.where(~has_offset))
     if has_offset.any():
-        given = groups["z"].filter(pa.array(matched & nonempty(groups["z"])))
-        offsets = pc.unique(given)  # a handful of distinct offsets
-        codes = pc.index_in(given, offsets).to_numpy(zero_copy_only=False)
-        minutes = np.array([_offset_minutes(z) for z in offsets.to_pylist()], dtype=np.int64)[codes]
-        utc = wall[has_offset] - pd.to_timedelta(minutes, unit="min")
+        utc = wall[has_offset] - pd.to_timedelta(minutes[has_offset], unit="min")
         result[has_offset] = utc.dt.tz_localize("UTC").dt.tz_convert(TZ)
     return result
+
+
+# ISO instants as exports write them: `2020-07-03T13:11:14Z`, `2020-08-14T01:40:12+02:00`.
+_FAST_INSTANT = rf"^{_DAY}[T ]{_HM}:[0-5]\d(?:Z|[+-]\d{{2}}:\d{{2}})$"
+
+
+def _fast_instants(values: pa.Array) -> tuple[np.ndarray, np.ndarray, pa.Array]:
+    """Which values have a common instant shape, their wall-clock datetime64[ns] (NaT elsewhere), and
+    the offsets of those values (`Z`, `+02:00`), in their order."""
+    hit = matches_array(values, _FAST_INSTANT)
+    wall = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if not hit.any():
+        return hit, wall, pa.array([], type=values.type)
+    rows = np.flatnonzero(hit)
+    chosen = values if hit.all() else values.filter(pa.array(hit))
+    naive = pc.utf8_replace_slice(pc.utf8_slice_codeunits(chosen, 0, 19), 10, 11, " ")
+    parsed = pc.strptime(naive, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
+    got = np.asarray(parsed.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+    wall[rows[got]] = parsed.to_numpy(zero_copy_only=False).astype("datetime64[ns]")[got]
+    offsets = pc.utf8_slice_codeunits(chosen, 19)
+    if not got.all():  # not expected: the full path reads them
+        hit[rows[~got]] = False
+        offsets = offsets.filter(pa.array(got))
+    return hit, wall, offsets
+
+
+def _minutes_of(offsets: pa.Array) -> np.ndarray:
+    """Offsets (`Z`, `+02`, `+0200`, `+02:00`) in minutes east of UTC."""
+    distinct = pc.unique(offsets)  # a handful of distinct offsets
+    codes = pc.index_in(offsets, distinct).to_numpy(zero_copy_only=False)
+    return np.array([_offset_minutes(z) for z in distinct.to_pylist()], dtype=np.int64)[codes]
 
 
 def parse_date(text: pd.Series) -> pd.Series:

@@ -13,6 +13,7 @@ import re
 from datetime import date
 
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from transform.arrowtext import arrow
@@ -23,6 +24,27 @@ REDACTED = "[personnummer borttaget]"
 _TOKEN = re.compile(r"(?<!\d)(?P<birth>\d{8}|\d{6})(?P<sep>[-+]?)(?P<tail>\d{4})(?!\d)")
 # A cheap test first: text without 10 digits in this shape needs no closer look.
 _CANDIDATE = r"\d{6}[-+]?\d{4}"
+_CANDIDATE_CHARS = 10  # the shortest text a candidate fits in
+
+
+def _column_may_hold(array: pa.Array) -> bool:
+    """False when no value of the column can hold a candidate: every value is shorter than one, or the
+    values joined by line breaks (a candidate cannot span one) hold none. One regex scan over the whole
+    column costs a third of a scan value by value; most columns (codes, dates, numbers, names) hold none."""
+    if len(array) == 0 or array.null_count:
+        return True
+    longest = pc.max(pc.binary_length(array)).as_py()
+    if longest is None or longest < _CANDIDATE_CHARS:
+        return False
+    large = pa.types.is_large_string(array.type)
+    offsets = pa.array([0, len(array)], type=pa.int64() if large else pa.int32())
+    listed = (pa.LargeListArray if large else pa.ListArray).from_arrays(offsets, array)
+    try:
+        joined = pc.binary_join(listed, pa.scalar("\n", type=array.type))
+    except (pa.ArrowInvalid, pa.ArrowCapacityError):  # joined text too long for its offsets
+        return True
+    found = pc.match_substring_regex(joined, _CANDIDATE)[0].as_py()
+    return found is not False
 
 
 def _valid_birth(birth: str) -> bool:
@@ -66,6 +88,8 @@ def redact_series(values: pd.Series, *, coordinates: bool = False) -> tuple[pd.S
     if values.empty:
         return values, 0
     array = arrow(values)
+    if not _column_may_hold(array):
+        return values, 0
     found = pc.match_substring_regex(array, _CANDIDATE)
     if coordinates:
         found = pc.and_(found, pc.invert(pc.match_substring_regex(array, _COORDINATE)))

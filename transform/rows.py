@@ -7,10 +7,12 @@ order; an optional field that cannot be read is dropped with a row warning. Noth
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from schemas.contracts import (
     CONTRACTS,
@@ -21,12 +23,13 @@ from schemas.contracts import (
     Kind,
     Source,
 )
-from transform.arrowtext import collapse_spaces, extract, integers, strip
-from transform.coordinates import check_pairs
+from transform.arrowtext import arrow, collapse_spaces, digits_of, integers, strip
+from transform.coordinates import INVALID, MISSING, OK, check_pairs
 from transform.periods import TZ, parse_date, parse_instant, parse_local, tertial_of_month
 from transform.personnummer import redact_series
-from transform.text import fold_hobit_series, pad_code4_series, text_key_series
+from transform.text import fold_hobit_series, pad_code4_stripped, text_key_series
 
+_TEXT = pd.StringDtype(storage="pyarrow", na_value=np.nan)  # dtype="str", as the readers build text
 REJECTED_COLUMNS = ["line", "column_name", "reason", "kommunkod", "year", "fields_json"]
 WARNING_COLUMNS = ["line", "column_name", "warning"]
 
@@ -66,7 +69,7 @@ def type_rows(source: Source, raw: pd.DataFrame, lines: np.ndarray) -> TypedBatc
         coords = check_pairs(nord, ost)
         facts["nord"] = coords.nord
         facts["ost"] = coords.ost
-        facts["koordinat_status"] = pd.array(coords.status, dtype="str")
+        facts["koordinat_status"] = _statuses(coords.status)
         warned = coords.warning.notna().to_numpy()
         warnings.append(
             pd.DataFrame(
@@ -92,6 +95,18 @@ def type_rows(source: Source, raw: pd.DataFrame, lines: np.ndarray) -> TypedBatc
         coordinate_counts=coordinate_counts,
         values_redacted=values_redacted,
     )
+
+
+_STATUSES = pa.array([OK, MISSING, INVALID])
+
+
+def _statuses(status: np.ndarray) -> pd.api.extensions.ExtensionArray:
+    """`pd.array(status, dtype="str")` of the three coordinate statuses, built in Arrow from their codes
+    (pandas converts a numpy text array value by value: four times the cost)."""
+    codes = np.zeros(len(status), dtype=np.int8)
+    codes[status == MISSING] = 1
+    codes[status == INVALID] = 2
+    return pd.array(_STATUSES.take(pa.array(codes)), dtype="str")
 
 
 def _redacted(contract: InputContract, raw: pd.DataFrame) -> tuple[pd.DataFrame, int]:
@@ -138,11 +153,11 @@ def _parse_columns(
 
 def _parse(kind: Kind, text: pd.Series) -> tuple[pd.Series, pd.Series]:
     if kind is Kind.CODE4:
-        value = pad_code4_series(text)
+        value = pad_code4_stripped(text)
         return value, value.notna()
     if kind is Kind.INTEGER:
-        groups, matched = extract(text, r"^(?P<digits>\d{1,9})(?:\.0*)?$")
-        number = pd.Series(integers(groups["digits"], matched), index=text.index, dtype="Int64")
+        digits, matched = digits_of(arrow(text), 9)
+        number = pd.Series(integers(digits, matched), index=text.index, dtype="Int64")
         ok = pd.Series(matched, index=text.index)
         return number.where(ok), ok
     if kind is Kind.LOCAL_DATETIME:
@@ -161,13 +176,17 @@ def _parse(kind: Kind, text: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def _derive(source: Source, typed: pd.DataFrame) -> None:
     """The local date, year and tertial, and the normalised keys that matching and de-duplication use."""
+    # The local wall clock, taken once: its date, year and month are those of the local time (and each
+    # field read off a tz-aware time converts it to the wall clock again).
     if source is Source.STATUS:
         local = typed["registreringstid"]
-        typed["registreringstid"] = local.dt.tz_localize(None)
+        wall = local.dt.tz_localize(None)
+        typed["registreringstid"] = wall
     elif source is Source.STORM:
         local = typed["starttid"]
+        wall = local.dt.tz_localize(None)
         typed["starttid_utc"] = local.dt.tz_convert("UTC")
-        typed["starttid_lokal"] = local.dt.tz_localize(None)
+        typed["starttid_lokal"] = wall
         del typed["starttid"]
         typed["hobit"] = fold_hobit_series(typed["hobit"].fillna(""))
         typed["hobit_kand"] = typed["hobit"].isin(KNOWN_HOBIT_CODES)
@@ -175,14 +194,15 @@ def _derive(source: Source, typed: pd.DataFrame) -> None:
         typed["enhet_key"] = text_key_series(typed["enhet"])
     else:
         local = typed["datum"].dt.tz_localize(TZ)
+        wall = local.dt.tz_localize(None)
         # Shown as written, but trimmed with inner spaces collapsed ("  NORRA   BERGA " → "NORRA BERGA").
         for name in ("aktivitet", "plats"):
             typed[name] = collapse_spaces(typed[name])
         typed["aktivitet_key"] = text_key_series(typed["aktivitet"])
         typed["plats_key"] = text_key_series(typed["plats"])
-    typed["datum"] = local.dt.tz_localize(None).dt.normalize()
-    typed["year"] = local.dt.year.astype("Int64")
-    month = local.dt.month.fillna(1)
+    typed["datum"] = wall.dt.normalize()
+    typed["year"] = wall.dt.year.astype("Int64")
+    month = wall.dt.month.fillna(1)
     tertial = pd.Series(tertial_of_month(month), index=typed.index)
     typed["tertial"] = tertial.where(local.notna()).astype("Int64")
     for field_name in ("nord", "ost"):
@@ -232,15 +252,23 @@ def _rejected_frame(
             empty = missing[column.field][rows[here]]
             reason[here] = np.where(empty, f"{column.name} missing", f"{column.name} unparseable")
     names = {c.field: c.name for c in contract.stored if c.field in raw}
-    fields = raw.take(rows)[list(names)].rename(columns=names)
+    fields = raw.take(rows)[list(names)]
+    keys = list(names.values())
+    records: Iterable[Iterable[object]]
+    if all(dtype == _TEXT for dtype in fields.dtypes):
+        # Each row's text as `to_dict("records")` gives it (str, or NaN where missing), read column by
+        # column: pandas boxes every value of every record on its own, at twice the cost.
+        records = zip(*(fields[name].tolist() for name in names), strict=True)
+    else:
+        records = (record.values() for record in fields.to_dict("records"))
     return pd.DataFrame(
         {
             "line": lines[mask],
             "column_name": column_name,
             "reason": reason,
             # Partition of a rejected row, where its Kommunkod and date could still be read.
-            "kommunkod": typed["kommunkod"].to_numpy()[rows],
+            "kommunkod": typed["kommunkod"].take(rows).to_numpy(),  # not the whole column to objects
             "year": typed["year"].take(rows).to_numpy(),
-            "fields_json": [json.dumps(r, ensure_ascii=False) for r in fields.to_dict("records")],
+            "fields_json": [json.dumps(dict(zip(keys, r, strict=True)), ensure_ascii=False) for r in records],
         }
     )

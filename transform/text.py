@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.compute as pc
 
-from transform.arrowtext import extract, series, strip
+from transform.arrowtext import arrow, digits_of, series, strip
 
 _FOLD = str.maketrans({"Å": "A", "Ä": "A", "Ö": "O"})
 _SPACES = re.compile(r"\s+")
@@ -52,6 +52,13 @@ def pad_code4_series(values: pd.Series) -> pd.Series:
     """Vectorised `pad_code4`: NA where the text is not a 1–4 digit code."""
     if values.empty:  # numpy's string kernels have no answer for no strings
         return pd.Series([], index=values.index, dtype="str")
-    groups, matched = extract(strip(values), r"^(?P<digits>\d{1,4})(?:\.0*)?$")
-    padded = pc.utf8_lpad(groups["digits"], width=4, padding="0")
+    return pad_code4_stripped(strip(values))
+
+
+def pad_code4_stripped(values: pd.Series) -> pd.Series:
+    """`pad_code4_series` of text already trimmed."""
+    if values.empty:
+        return pd.Series([], index=values.index, dtype="str")
+    digits, matched = digits_of(arrow(values), 4)
+    padded = pc.utf8_lpad(digits, width=4, padding="0")
     return series(padded, values.index).where(matched)

@@ -95,3 +95,23 @@ def test_a_coordinate_with_a_long_fraction_is_no_personnummer() -> None:
     values = pd.Series(["6582365.4101011234", "584688,0101011234", "198511111111", ""], dtype="str")
     out, changed = redact_series(values, coordinates=True)
     assert changed == 1 and list(out[:2]) == list(values[:2]) and out.iloc[2] == REDACTED
+
+
+@settings(max_examples=200)
+@given(
+    st.lists(
+        st.sampled_from(["", "5005", "2020-03-01", "Eskilstuna", "6580746,8", "860101-0101", "8601010101"])
+    )
+)
+def test_the_series_form_redacts_as_the_scalar_rule_does(values: list[str]) -> None:
+    # A whole column is tested at once first: short values, and values joined, must never hide a token.
+    out, changed = redact_series(pd.Series(values, dtype="str"))
+    expected = [redact(v) for v in values]
+    assert list(out) == [text for text, _ in expected]
+    assert changed == sum(1 for _, n in expected if n)
+
+
+def test_values_that_join_into_a_token_are_each_left_alone() -> None:
+    values = pd.Series(["86010", "10101", "860101", "-0101", "8601010101"[:9]], dtype="str")
+    out, changed = redact_series(values)
+    assert changed == 0 and list(out) == list(values)
