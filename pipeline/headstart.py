@@ -3,9 +3,9 @@
 Without a Prefect server the command's temporary API takes seconds to answer (flows/prefect_api.py),
 and the flow cannot start before it does. Meanwhile the command opens the warehouse, begins the run and
 stages its files in threads (`head_start`); the flow, called with that run's id, takes over what has
-begun instead of doing it again: its `open_warehouse`, `begin_run` and `stage_export` steps become
-`open_warehouse`, `begin_run` and `stage_export` here, which hand over the open warehouse, skip the
-registration and wait for the file's staging. From there the flow's own guard ends the run, as always.
+begun instead of doing it again: its tasks call `open_warehouse`, `begin_run` and `stage_export` of this
+module, which hand over the open warehouse, skip the registration and wait for the file's staging.
+From there the flow's own guard ends the run, as always.
 A command that fails (or is interrupted) before its flow takes the run over ends the run here: the
 threads stop at their next batch, the run is marked and its staged rows dropped.
 """
