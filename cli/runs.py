@@ -54,15 +54,21 @@ ConfigOption = Annotated[Path, typer.Option("--config", help="folder with areas.
 InboxOption = Annotated[Path, typer.Option("--inbox", help="folder with status/, storm/, activities/")]
 
 
+def boot_prefect_api() -> AbstractContextManager[None]:
+    """The command's own Prefect API (none when PREFECT_API_URL names a server) begins booting in its
+    own process; entering the result waits for it. Quiet first: the server inherits the environment."""
+    quiet_prefect()
+    return start_prefect_api()
+
+
 @contextmanager
 def orchestrated(
     settings: Settings, files: list[Path] | None = None, api: AbstractContextManager[None] | None = None
 ) -> Iterator[None]:
-    """The command's own Prefect API (none when PREFECT_API_URL names a server), booting while the
-    pipeline is imported (`api`: one the command started booting earlier); errors handled once;
-    progress shown while the files load."""
-    quiet_prefect()
-    with handled(settings), api or start_prefect_api(), shown_progress(files):
+    """The command's flows against its Prefect API (`api`: one the command started booting earlier,
+    else one started now, booting while the pipeline is imported); errors handled once; progress shown
+    while the files load."""
+    with handled(settings), api or boot_prefect_api(), shown_progress(files):
         yield
 
 
@@ -166,8 +172,7 @@ def run(
         *[(Source.ACTIVITIES, p) for p in expand(activities or [])],
     ]
 
-    quiet_prefect()
-    api = start_prefect_api()  # boots on the other core while this command reads and begins loading
+    api = boot_prefect_api()  # boots on the other core while this command reads and begins loading
 
     def read_run_config() -> RunConfig:
         from pipeline.config import read_config
@@ -195,8 +200,7 @@ def nightly(config: ConfigOption, inbox: InboxOption, warehouse: WarehouseOption
     """Load the exports not loaded before (by SHA-256) and recompute the partitions they touch."""
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
-    quiet_prefect()
-    api = start_prefect_api()  # boots on the other core while the inbox is looked at
+    api = boot_prefect_api()  # boots on the other core while the inbox is looked at
     run_config = check_folders(config, inbox, settings)
     with handled(settings):
         from pipeline.plan import nothing_new

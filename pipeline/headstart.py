@@ -24,12 +24,11 @@ from pathlib import Path
 from load.staging import FileAudit
 from load.warehouse import Warehouse
 from load.warehouse_url import WarehouseUrl
-from pipeline import interrupt, run, stage
+from pipeline import run, stage
 from pipeline.config import RunConfig
+from pipeline.stage import Logger
 from schemas.contracts import Source
 from schemas.settings import Settings
-
-Logger = logging.Logger | logging.LoggerAdapter
 
 
 class _Kept(logging.Handler):
@@ -122,10 +121,7 @@ def _end_unclaimed(begun: HeadStart, exc: BaseException) -> None:
     if begun.warehouse is None or begun.failure is not None:
         return  # no run was begun
     with suppress(Exception):  # the first cause is the one reported
-        if interrupt.is_interrupt(exc) or interrupt.requested():
-            run.abandon_interrupted(begun.warehouse, begun.run_id)
-        else:
-            run.abandon(begun.warehouse, begun.run_id, exc)
+        run.end_failed_run(begun.warehouse, begun.run_id, exc)
 
 
 def _claim(run_id: str | None) -> HeadStart | None:

@@ -11,6 +11,7 @@ from load.retry import retried
 from load.warehouse import Warehouse
 from load.warehouse_url import WarehouseUrl
 from pipeline.config import RunConfig
+from pipeline.run import open_warehouse
 from schemas.contracts import Source
 from schemas.errors import shown
 from schemas.promises import Promises
@@ -54,8 +55,6 @@ def plan_night(warehouse: Warehouse, config: RunConfig, inbox_dir: Path) -> Nigh
 def nothing_new(target: WarehouseUrl, settings: Settings, config: RunConfig, inbox_dir: Path) -> bool:
     """Whether a night would find nothing at all: no new export, no changed promises or areas, and no
     inbox entry it could not read. The warehouse is opened (and upgraded) as by a run, and released."""
-    from pipeline.run import open_warehouse
-
     warehouse = open_warehouse(target, settings)
     try:
         plan = plan_night(warehouse, config, inbox_dir)

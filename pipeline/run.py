@@ -75,19 +75,30 @@ def run_guard(
     try:
         yield
     except BaseException as exc:
-        if interrupt.is_interrupt(exc) or interrupt.requested():
-            # Plain function, not the flow's task: after a signal the orchestration may be gone, and the
-            # reading threads are stopped first so nothing is staged after the clean-up.
-            interrupt.request()
-            abandon_interrupted(warehouse, run_id)
-        else:
-            # Marking the run can fail for the same reason (a full disk): the first cause is the one
-            # reported, and the next run finds this one 'running' and marks it interrupted.
-            with suppress(Exception):
-                (on_failure or abandon)(warehouse, run_id, exc)
+        end_failed_run(warehouse, run_id, exc, on_failure)
         raise
     finally:
         warehouse.dispose()
+
+
+def end_failed_run(
+    warehouse: Warehouse,
+    run_id: str,
+    exc: BaseException,
+    on_failure: Callable[[Warehouse, str, BaseException], None] | None = None,
+) -> None:
+    """Mark a run that failed (`on_failure`, `abandon` by default) or was interrupted, and drop its
+    staged rows."""
+    if interrupt.is_interrupt(exc) or interrupt.requested():
+        # Plain function, not the flow's task: after a signal the orchestration may be gone, and the
+        # reading threads are stopped first so nothing is staged after the clean-up.
+        interrupt.request()
+        abandon_interrupted(warehouse, run_id)
+    else:
+        # Marking the run can fail for the same reason (a full disk): the first cause is the one
+        # reported, and the next run finds this one 'running' and marks it interrupted.
+        with suppress(Exception):
+            (on_failure or abandon)(warehouse, run_id, exc)
 
 
 # What a run needs on a DuckDB warehouse's disk, estimated from its inputs: the new facts, the write-ahead
@@ -149,9 +160,9 @@ def merge_files(
 
 
 def release_freed_memory() -> None:
-    """Give back to the system what the reading threads freed: Arrow's pool and the C heap keep freed
-    pages for reuse, and the merge's database engine would otherwise sit on top of them (a national
-    load's peak is the staging's or the merge's, whichever is higher)."""
+    """Before a merge: give back to the system what the reading threads freed. Arrow's pool and the C
+    heap keep freed pages for reuse, and the merge's database engine would otherwise sit on top of them
+    (a national load's peak is the staging's or the merge's, whichever is higher)."""
     import ctypes
     import ctypes.util
 
@@ -174,6 +185,7 @@ def merge_backfill(
 ) -> MergeResult:
     """Every backfilled year (its facts, rejected rows and partitions), then the rows without a readable
     date, the warnings and the areas: one transaction, so a killed backfill publishes nothing."""
+    release_freed_memory()
     return merge_backfill_run(warehouse, run_id, promises, years, areas, updated_at)
 
 
