@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import io
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import pandas as pd
@@ -23,6 +24,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.schema import CreateTableAs
 
+from load.staged_files import StagedFiles
 from load.warehouse_url import WarehouseUrl
 from schemas import warehouse as w
 from schemas.settings import Settings
@@ -45,6 +47,15 @@ STRONG_LOCK_WAIT_S = 30
 LOCK_NOT_AVAILABLE = "55P03"
 
 STAGING_TABLES = [t for t in w.metadata.sorted_tables if t.name.startswith("stg_")]
+
+
+@dataclass(frozen=True)
+class StagedBatch:
+    """One batch of one input file, for each staging table it fills: the table and its rows."""
+
+    run_id: str
+    file_seq: int
+    frames: list[tuple[sa.Table, pd.DataFrame]]
 
 
 class LockTimeout(Exception):
@@ -91,8 +102,30 @@ class Backend:
     def bulk_insert(self, conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
         raise NotImplementedError
 
-    def prepare_staging(self, conn: Connection) -> None:
-        """At the start of a run: make the run's staging tables where they are per run."""
+    def prepare_staging(self, conn: Connection, run_id: str) -> None:
+        """At the start of a run: make the run's staging where it is per run."""
+
+    def stage(self, begin: Callable[[], AbstractContextManager[Connection]], batch: StagedBatch) -> None:
+        """Stage one batch (table and rows, for each staging table it fills) in one transaction."""
+        with begin() as conn:
+            for table, frame in batch.frames:
+                self.bulk_insert(conn, table, frame.assign(run_id=batch.run_id, file_seq=batch.file_seq))
+
+    def drop_staged(self, conn: Connection, run_id: str, file_seq: int | None = None) -> None:
+        """Drop a run's staged rows (of one of its files, with `file_seq`)."""
+        for table in STAGING_TABLES:
+            mine = table.c.run_id == run_id
+            if file_seq is not None:
+                mine &= table.c.file_seq == file_seq
+            conn.execute(sa.delete(table).where(mine))
+
+    def drop_finished_staging(self, conn: Connection, finished: sa.Select[Any]) -> None:
+        """At the start of a run: what runs that have ended (`finished`: their ids) left staged."""
+        for table in STAGING_TABLES:
+            conn.execute(sa.delete(table).where(table.c.run_id.in_(finished)))
+
+    def publish_staging(self, conn: Connection) -> None:
+        """In the merge's transaction, before it reads the staging tables."""
 
     @property
     def staging_is_per_run(self) -> bool:
@@ -169,8 +202,7 @@ class Backend:
 
     def empty_staging(self, conn: Connection, run_id: str, *, alone: bool) -> None:
         """Drop the run's staged rows at its end; `alone`: the staging tables hold this run's rows only."""
-        for table in STAGING_TABLES:
-            conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+        self.drop_staged(conn, run_id)
 
 
 def _winner_columns(staged: sa.Table, key: tuple[str, ...]) -> list[sa.ColumnElement[Any]]:
@@ -190,9 +222,9 @@ class DuckDBBackend(Backend):
 
     def __init__(self, target: WarehouseUrl, settings: Settings) -> None:
         super().__init__(target, settings)
-        # One connection (the run's temporary staging tables live there): parallel file tasks take
-        # turns at it, one transaction at a time.
+        # One connection: parallel file tasks take turns at it, one transaction at a time.
         self._turn = threading.RLock()
+        self._staged: StagedFiles | None = None
 
     def create_engine(self, *, read_only: bool) -> Engine:
         # DuckDB runs inside this process: bound its memory (it spills to disk beyond it), so a national
@@ -226,17 +258,46 @@ class DuckDBBackend(Backend):
             driver.unregister(view)  # type: ignore[union-attr]
         return len(frame)
 
-    def prepare_staging(self, conn: Connection) -> None:
-        """Staging tables are the run's own temporary tables: staged rows are never written to the file
-        only to be deleted again, and they vanish with a killed process."""
+    def prepare_staging(self, conn: Connection, run_id: str) -> None:
+        """The run stages into Parquet files of its own (load/staged_files.py), never into the warehouse
+        file; until its merge, each staging table is a temporary view of no rows."""
+        if self._staged is not None:
+            self._staged.remove()
+        self._staged = StagedFiles(self.target.path, run_id)
         for table in STAGING_TABLES:
-            temporary = sa.Table(
-                table.name,
-                sa.MetaData(),
-                *[sa.Column(c.name, c.type) for c in table.columns],
-                prefixes=["TEMPORARY"],
-            )
-            temporary.create(conn, checkfirst=False)
+            self._staged.view(conn, table)
+
+    def stage(self, begin: Callable[[], AbstractContextManager[Connection]], batch: StagedBatch) -> None:
+        # Written by the reading thread itself: the connection is not taken, Parquet's writer runs in C++.
+        staged = self._staging_files()
+        for table, frame in batch.frames:
+            if len(frame):
+                staged.write(table, frame.assign(run_id=batch.run_id, file_seq=batch.file_seq))
+
+    def drop_staged(self, conn: Connection, run_id: str, file_seq: int | None = None) -> None:
+        if self._staged is None:
+            return
+        if file_seq is not None:
+            self._staged.drop(file_seq)
+            return
+        self._staged.remove()
+        self._staged = None
+        preparer = conn.dialect.identifier_preparer
+        for table in STAGING_TABLES:  # the views' files are gone: the persistent (empty) tables again
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS temp.{preparer.quote(table.name)}")
+
+    def drop_finished_staging(self, conn: Connection, finished: sa.Select[Any]) -> None:
+        pass  # prepare_staging removed every earlier run's folder
+
+    def publish_staging(self, conn: Connection) -> None:
+        staged = self._staging_files()
+        for table in STAGING_TABLES:
+            staged.view(conn, table)
+
+    def _staging_files(self) -> StagedFiles:
+        if self._staged is None:
+            raise RuntimeError("no run has begun staging on this warehouse")
+        return self._staged
 
     @property
     def staging_is_per_run(self) -> bool:
@@ -250,10 +311,6 @@ class DuckDBBackend(Backend):
     def _drop_primary_key(self, conn: Connection, table: sa.Table) -> None:
         # DuckDB cannot drop a constraint: its fact tables' keys are unique indexes, dropped above.
         pass
-
-    def empty_staging(self, conn: Connection, run_id: str, *, alone: bool) -> None:
-        for table in STAGING_TABLES:
-            conn.execute(sa.delete(table))  # the run's own temporary tables
 
 
 class PostgresBackend(Backend):
@@ -313,7 +370,7 @@ class PostgresBackend(Backend):
         # for as long as a forgotten session lives.
         conn.execute(sa.select(sa.func.set_config("lock_timeout", f"{STRONG_LOCK_WAIT_S}s", True)))
 
-    def prepare_staging(self, conn: Connection) -> None:
+    def prepare_staging(self, conn: Connection, run_id: str) -> None:
         """Staging is the writer's alone: a reader's open transaction on it would hold up the TRUNCATE
         that empties it, so readers get no privilege on it (default privileges grant them SELECT)."""
         _keep_to_owner(conn, [t.name for t in STAGING_TABLES])

@@ -132,6 +132,7 @@ def _merge(
     result = MergeResult()
     backend = warehouse.backend
     backend.tune_merge(conn)
+    backend.publish_staging(conn)
     for document in promises:
         _replace_promises(conn, document, run_id)
         record_document(conn, "promises", promises_key(document), promises_sha(document), run_id)

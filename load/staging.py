@@ -13,7 +13,7 @@ from datetime import timedelta
 import pandas as pd
 import sqlalchemy as sa
 
-from load.backend import STAGING_TABLES
+from load.backend import StagedBatch
 from load.warehouse import Warehouse, now_utc
 from schemas import warehouse as w
 from schemas.contracts import Source
@@ -62,7 +62,7 @@ def start_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
     """Register the run, and clear what runs that died left in staging (load/backend.py says where a
     run stages: DuckDB in its own temporary tables, PostgreSQL in the shared ones)."""
     with warehouse.begin() as conn:
-        warehouse.backend.prepare_staging(conn)
+        warehouse.backend.prepare_staging(conn, run_id)
     with warehouse.begin() as conn:
         running = w.load_run.c.status == "running"
         # Runs never overlap (DuckDB: this process holds the file; PostgreSQL: this process holds the run
@@ -75,8 +75,7 @@ def start_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
             .values(status="interrupted", message="the process stopped before its load committed")
         )
         finished = sa.select(w.load_run.c.run_id).where(w.load_run.c.status != "running")
-        for table in STAGING_TABLES:
-            conn.execute(sa.delete(table).where(table.c.run_id.in_(finished)))
+        warehouse.backend.drop_finished_staging(conn, finished)
         conn.execute(
             sa.insert(w.load_run).values(run_id=run_id, kind=kind, status="running", started_at=now_utc())
         )
@@ -89,21 +88,18 @@ def stage_batch(
     typed: TypedBatch,
     areas: pd.DataFrame | None,
 ) -> None:
-    """Stage one typed batch (facts, area memberships, rejected rows, warnings) in one transaction."""
+    """Stage one typed batch (facts, area memberships, rejected rows, warnings) at once."""
     fact_table, area_table = FACT_STAGING[audit.source]
-    tag = {"run_id": run_id, "file_seq": audit.file_seq}
-    with warehouse.begin() as conn:
-        warehouse.bulk_insert(
-            conn, fact_table, typed.facts.assign(**tag)
-        )  # the file's SHA-256 joins at merge
-        if area_table is not None and areas is not None and len(areas):
-            warehouse.bulk_insert(conn, area_table, areas.assign(**tag))
-        if len(typed.rejected):
-            rejected = typed.rejected.assign(file_sha256=audit.sha256, source=str(audit.source), **tag)
-            warehouse.bulk_insert(conn, w.stg_rejected_row, rejected.astype({"year": "Int64"}))
-        if len(typed.warnings):
-            warnings = typed.warnings.assign(file_sha256=audit.sha256, source=str(audit.source), **tag)
-            warehouse.bulk_insert(conn, w.stg_row_warning, warnings)
+    frames = [(fact_table, typed.facts)]  # the file's SHA-256 joins at merge
+    if area_table is not None and areas is not None and len(areas):
+        frames.append((area_table, areas))
+    if len(typed.rejected):
+        rejected = typed.rejected.assign(file_sha256=audit.sha256, source=str(audit.source))
+        frames.append((w.stg_rejected_row, rejected.astype({"year": "Int64"})))
+    if len(typed.warnings):
+        warnings = typed.warnings.assign(file_sha256=audit.sha256, source=str(audit.source))
+        frames.append((w.stg_row_warning, warnings))
+    warehouse.backend.stage(warehouse.begin, StagedBatch(run_id, audit.file_seq, frames))
 
 
 def record_file(warehouse: Warehouse, run_id: str, audit: FileAudit) -> None:
@@ -133,8 +129,7 @@ def record_file(warehouse: Warehouse, run_id: str, audit: FileAudit) -> None:
 def drop_staged_file(warehouse: Warehouse, run_id: str, file_seq: int) -> None:
     """A file that turned out unreadable part-way: none of its rows may reach the merge."""
     with warehouse.begin() as conn:
-        for table in STAGING_TABLES:
-            conn.execute(sa.delete(table).where(table.c.run_id == run_id, table.c.file_seq == file_seq))
+        warehouse.backend.drop_staged(conn, run_id, file_seq)
 
 
 def abandon_run(warehouse: Warehouse, run_id: str, message: str, status: str = "failed") -> None:
@@ -146,5 +141,4 @@ def abandon_run(warehouse: Warehouse, run_id: str, message: str, status: str = "
             .where(w.load_run.c.run_id == run_id, w.load_run.c.status == "running")
             .values(status=status, finished_at=now_utc(), message=message[:1000])
         )
-        for table in STAGING_TABLES:
-            conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+        warehouse.backend.drop_staged(conn, run_id)

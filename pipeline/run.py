@@ -102,8 +102,8 @@ def end_failed_run(
 
 
 # What a run needs on a DuckDB warehouse's disk, estimated from its inputs: the new facts, the write-ahead
-# log and DuckDB's spill files stay well under twice the exports' size; the overhead covers the schema
-# and the crime codes of a new warehouse.
+# log, the staged Parquet files and DuckDB's spill files stay well under twice the exports' size; the
+# overhead covers the schema and the crime codes of a new warehouse.
 FREE_SPACE_FACTOR = 2.0
 FREE_SPACE_OVERHEAD_BYTES = 16 * 2**20
 

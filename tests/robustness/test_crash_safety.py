@@ -68,6 +68,9 @@ def test_a_run_killed_at_any_phase_changes_nothing_and_the_next_run_is_exact(
     killed = run_lofte(prefect_server, *args, LOFTE_TEST_KILL_AT=phase)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert _snapshot(url) == before
+    staging = Path(url.removeprefix("duckdb:///") + ".staging")  # DuckDB stages in files beside it
+    if backend == "duckdb" and phase in ("merge", "commit"):
+        assert list(staging.rglob("*.parquet"))  # the killed run's staged rows, left on disk
 
     store = Warehouse(url)
     with store.begin() as conn:
@@ -106,6 +109,7 @@ def test_a_run_killed_at_any_phase_changes_nothing_and_the_next_run_is_exact(
     # a 'running' run only counts as dead after load.staging.STALE_AFTER, unless the run lock says so.
     assert dead_status == "interrupted" if backend == "duckdb" else dead_status in ("running", "interrupted")
     assert leftovers == 0
+    assert not staging.exists()  # the next run removed the killed run's staged files, then its own
 
     audit = run_lofte(prefect_server, "audit", "--run", dead, "--warehouse", url)
     assert audit.returncode == 0 and "loaded]" not in audit.stdout

@@ -1,0 +1,90 @@
+"""A DuckDB run's staged rows as Parquet files, read by the merge through views of the staging tables.
+
+Inserting a batch into DuckDB (even into a temporary table) costs about three times what writing it as
+a Parquet file does, and it holds the run's one connection meanwhile; the merge reads either as fast.
+So each staged batch is written as one file per staging table, into a folder of the run's own beside
+the warehouse file (`<file>.staging/<run id>/<table>/`; in the system's temporary folder for an
+in-memory warehouse), and at the merge a temporary view named like the staging table reads them,
+casting every column to the table's type as an insert would. A run that ends or is abandoned removes
+its folder; a killed run's folder is removed by the next run (the open file makes it the only writer).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+
+class StagedFiles:
+    """The run's staging folder: one Parquet file per staged batch and staging table."""
+
+    def __init__(self, warehouse_file: Path | None, run_id: str) -> None:
+        if warehouse_file is None:
+            self.root: Path | None = None
+            self.folder = Path(tempfile.mkdtemp(prefix="lofte-staging-"))
+        else:
+            # Every folder there is a dead run's: this process holds the warehouse file.
+            self.root = warehouse_file.with_name(warehouse_file.name + ".staging")
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.folder = self.root / run_id
+            self.folder.mkdir(parents=True)
+        self._numbers = itertools.count(1)
+        self._lock = threading.Lock()
+        self._columns: dict[str, set[str]] = {}  # table → columns some file holds
+
+    def write(self, table: sa.Table, frame: pd.DataFrame) -> None:
+        """One batch of one table (of one input file: its `file_seq`); columns are matched by name, as
+        an insert would."""
+        file_seq = int(frame["file_seq"].iloc[0])
+        columns = [c.name for c in table.columns if c.name in frame.columns]
+        rows = pa.Table.from_pandas(frame[columns], preserve_index=False).replace_schema_metadata(None)
+        with self._lock:
+            number = next(self._numbers)
+            self._columns.setdefault(table.name, set()).update(columns)
+        folder = self.folder / table.name
+        folder.mkdir(exist_ok=True)
+        # Named by the input file's sequence number: a file found unreadable part-way drops its own.
+        pq.write_table(rows, folder / f"{file_seq:06d}-{number:08d}.parquet", compression="snappy")
+
+    def drop(self, file_seq: int) -> None:
+        for path in self.folder.glob(f"*/{file_seq:06d}-*.parquet"):
+            path.unlink()
+
+    def view(self, conn: Connection, table: sa.Table) -> None:
+        """(Re)make the temporary view `table.name`: the staged files' rows, typed as the table's columns
+        (no file yet: no row)."""
+        files = sorted((self.folder / table.name).glob("*.parquet"))
+        written = self._columns.get(table.name, set())
+        preparer = conn.dialect.identifier_preparer
+        columns = ", ".join(
+            f"CAST({preparer.quote(c.name) if files and c.name in written else 'NULL'} AS "
+            f"{c.type.compile(dialect=conn.dialect)}) AS {preparer.quote(c.name)}"
+            for c in table.columns
+        )
+        if files:
+            listed = ", ".join(_literal(str(p)) for p in files)
+            source = f"read_parquet([{listed}], union_by_name = true)"
+        else:
+            source = "(SELECT 1) AS nothing WHERE false"
+        name = preparer.quote(table.name)
+        conn.exec_driver_sql(f"CREATE OR REPLACE TEMPORARY VIEW {name} AS SELECT {columns} FROM {source}")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
+        if self.root is not None:
+            with contextlib.suppress(OSError):  # empty now, unless someone else's file lies there
+                self.root.rmdir()
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"

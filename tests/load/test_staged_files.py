@@ -1,0 +1,94 @@
+"""A DuckDB run stages into Parquet files of its own, read by the merge through views typed as the
+staging tables: real files, a real DuckDB warehouse."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import sqlalchemy as sa
+
+from load.staged_files import StagedFiles
+from load.staging import abandon_run, start_run
+from load.warehouse import Warehouse
+from schemas import warehouse as w
+
+
+def test_batches_of_differing_types_read_back_typed_as_the_table(tmp_path: Path) -> None:
+    """A batch whose column is all missing (Arrow: null), integers with gaps (float) and without (int):
+    the view gives the table's types, as an insert would; a file's batches are dropped by its number."""
+    folder = tmp_path / "o'brien; drop"  # quoted as a literal, never as SQL
+    folder.mkdir()
+    engine = sa.create_engine(f"duckdb:///{folder / 'w.duckdb'}")
+    staged = StagedFiles(folder / "w.duckdb", "run-1")
+    table = w.stg_rejected_row
+    first = pd.DataFrame(
+        {"run_id": "run-1", "file_seq": 1, "file_sha256": "a", "line": [2, 3], "source": "status",
+         "reason": ["x", "y"], "kommunkod": ["0484", None], "year": pd.array([2020, None], dtype="Int64")}
+    )  # fmt: skip
+    second = pd.DataFrame(
+        {"run_id": "run-1", "file_seq": 2, "file_sha256": "b", "line": [7.0], "source": "storm",
+         "reason": ["z"], "kommunkod": [None], "year": [float("nan")]}
+    )  # fmt: skip
+    staged.write(table, first)
+    staged.write(table, second)
+    with engine.begin() as conn:
+        staged.view(conn, w.stg_brott)  # nothing staged for it: a view of no rows
+        assert conn.execute(sa.select(sa.func.count()).select_from(w.stg_brott)).scalar_one() == 0
+        staged.view(conn, table)
+        rows = conn.execute(
+            sa.select(table.c.file_seq, table.c.line, table.c.kommunkod, table.c.year).order_by(table.c.line)
+        ).all()
+        types = conn.exec_driver_sql("SELECT typeof(line), typeof(year) FROM stg_rejected_row LIMIT 1").one()
+    assert rows == [(1, 2, "0484", 2020), (1, 3, None, None), (2, 7, None, None)]
+    assert types == ("INTEGER", "INTEGER")
+
+    staged.drop(2)
+    with engine.begin() as conn:
+        staged.view(conn, table)
+        assert conn.execute(sa.select(table.c.file_seq).distinct()).scalars().all() == [1]
+    engine.dispose()
+    staged.remove()
+    assert not (folder / "w.duckdb.staging").exists()
+
+
+def test_a_run_stages_beside_the_file_and_its_end_removes_the_files(tmp_path: Path) -> None:
+    """An abandoned run's staged files go with it; a dead run's folder goes with the next run's start."""
+    store = Warehouse(f"duckdb:///{tmp_path / 'w.duckdb'}")
+    store.migrate()
+    dead = tmp_path / "w.duckdb.staging" / "dead-run" / "stg_fact_brott"
+    dead.mkdir(parents=True)
+    (dead / "000001-00000001.parquet").write_bytes(b"left by a killed run")
+    start_run(store, "run-2", "run")
+    assert [p.name for p in (tmp_path / "w.duckdb.staging").iterdir()] == ["run-2"]
+    frame = pd.DataFrame({"arendenummer": ["K1"], "brottsnummer": [1], "year": [2020]})
+    staged = store.backend._staging_files()  # type: ignore[attr-defined]
+    staged.write(
+        w.stg_brott, frame.assign(run_id="run-2", file_seq=1, line=2, datum=datetime.now(UTC).date())
+    )
+    assert list((tmp_path / "w.duckdb.staging" / "run-2").rglob("*.parquet"))
+    abandon_run(store, "run-2", "test")
+    assert not (tmp_path / "w.duckdb.staging").exists()
+    with store.begin() as conn:  # the persistent staging tables, empty, are what the name reads again
+        assert conn.execute(sa.select(sa.func.count()).select_from(w.stg_brott)).scalar_one() == 0
+    store.dispose()
+
+
+def test_in_memory_warehouse_stages_in_a_temporary_folder() -> None:
+    store = Warehouse("duckdb:///:memory:")
+    store.migrate()
+    start_run(store, "run-3", "run")
+    staged = store.backend._staging_files()  # type: ignore[attr-defined]
+    assert staged.folder.is_dir() and staged.root is None
+    abandon_run(store, "run-3", "test")
+    assert not staged.folder.exists()
+    store.dispose()
+
+
+def test_staging_before_a_run_began_is_a_clear_error() -> None:
+    store = Warehouse("duckdb:///:memory:")
+    with pytest.raises(RuntimeError, match="no run has begun staging"):
+        store.backend._staging_files()  # type: ignore[attr-defined]
+    store.dispose()
