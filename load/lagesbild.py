@@ -10,34 +10,18 @@ promises (see `lagesbild_partitions`).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from load.aggregate import FACT_TABLES, Partition, count_measure, stored_measures
+from load.aggregate import FACT_TABLES, LOCAL_TIME, MeasureCounts, Partition, stored_measures
 from load.backend import Backend
 from schemas import warehouse as w
 from schemas.contracts import Source
 from schemas.promises import Measure
 from transform.followup import ALL
 from transform.lagesbild import Loaded, period_rows, weekday_hour_rows
-
-# The local time of a unit: when in the week it happened (activities have a date only).
-LOCAL_TIME = {Source.STATUS: "registreringstid", Source.STORM: "starttid_lokal"}
-
-
-def _by_date(fact: sa.Table) -> list[sa.ColumnElement[Any]]:
-    return [fact.c.datum.label("datum")]
-
-
-def _by_weekday_hour(fact: sa.Table) -> list[sa.ColumnElement[Any]]:
-    time = fact.c[LOCAL_TIME[Source.STATUS] if "registreringstid" in fact.c else LOCAL_TIME[Source.STORM]]
-    return [
-        sa.cast(sa.extract("isodow", time), sa.Integer).label("weekday"),
-        sa.cast(sa.extract("hour", time), sa.Integer).label("hour"),
-    ]
 
 
 def _years_with_rows(conn: Connection, kommunkod: str, years: list[int]) -> dict[Source, set[int]]:
@@ -69,9 +53,14 @@ def _populations(conn: Connection, kommunkod: str, year: int) -> tuple[int | Non
 
 
 def lagesbild_rows(
-    conn: Connection, measures: list[Measure], kommunkod: str, year: int
+    conn: Connection,
+    measures: list[Measure],
+    kommunkod: str,
+    year: int,
+    counts_of: MeasureCounts | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The partition's period rows and weekday × hour rows, without run_id and updated_at."""
+    counts_of = counts_of or MeasureCounts(conn)
     years = [year - 1, year]
     with_rows = _years_with_rows(conn, kommunkod, years)
     loaded = {
@@ -80,7 +69,7 @@ def lagesbild_rows(
     }
     daily = pd.concat(
         [pd.DataFrame(columns=["datum", "area_id", "value", "measure_id"])]
-        + [count_measure(conn, m, kommunkod, years, by=_by_date) for m in measures],
+        + [counts_of.count(m, kommunkod, years, ["datum"]) for m in measures],
         ignore_index=True,
     )
     population, area_population = _populations(conn, kommunkod, year)
@@ -88,16 +77,22 @@ def lagesbild_rows(
     timed = [m for m in measures if m.source in LOCAL_TIME and loaded[m.id].this_year]
     hours = pd.concat(
         [pd.DataFrame(columns=["weekday", "hour", "area_id", "value", "measure_id"])]
-        + [count_measure(conn, m, kommunkod, year, by=_by_weekday_hour) for m in timed],
+        + [counts_of.count(m, kommunkod, [year], ["weekday", "hour"]) for m in timed],
         ignore_index=True,
     )
     return periods, weekday_hour_rows(hours, timed)
 
 
 def recompute_lagesbild(
-    conn: Connection, backend: Backend, partition: Partition, run_id: str, updated_at: datetime
+    conn: Connection,
+    backend: Backend,
+    partition: Partition,
+    run_id: str,
+    updated_at: datetime,
+    counts_of: MeasureCounts | None = None,
 ) -> int:
-    """Replace the partition's lägesbild rows from its stored measures; returns period rows written."""
+    """Replace the partition's lägesbild rows from its stored measures (counted by `counts_of`, which
+    the merge shares with the follow-up); returns period rows written."""
     kommunkod, year = partition
     pa_, wh = w.period_aggregate, w.weekday_hour_aggregate
     for table in (pa_, wh):
@@ -105,7 +100,7 @@ def recompute_lagesbild(
     measures = stored_measures(conn, kommunkod, year)
     if not measures:
         return 0
-    periods, hours = lagesbild_rows(conn, measures, kommunkod, year)
+    periods, hours = lagesbild_rows(conn, measures, kommunkod, year, counts_of)
     stamp = {"kommunkod": kommunkod, "year": year, "run_id": run_id, "updated_at": updated_at}
     written = backend.bulk_insert(conn, pa_, periods.assign(**stamp))
     backend.bulk_insert(conn, wh, hours.assign(**stamp))

@@ -23,7 +23,7 @@ import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from load.aggregate import FACT_TABLES, Partition, recompute_followup, recompute_quality
+from load.aggregate import FACT_TABLES, MeasureCounts, Partition, recompute_followup, recompute_quality
 from load.backend import Backend
 from load.config_state import areas_sha, promises_key, promises_sha, record_document
 from load.faults import checkpoint
@@ -148,14 +148,15 @@ def _merge(
     wanted = changed | {(p.kommunkod, p.year) for p in promises} | (recompute or set())
     recompute_quality(conn, wanted, run_id, updated_at)
     with_promises = _partitions_with_promises(conn, wanted)
+    counts_of = MeasureCounts(conn)  # the follow-up and the lägesbild count from the same scans
     for partition in sorted(with_promises):
-        followup = recompute_followup(conn, partition, run_id, updated_at)
+        followup = recompute_followup(conn, partition, run_id, updated_at, counts_of)
         result.warnings += [
             f"{partition[0]} {partition[1]}: measure {measure_id} matched no row of its source"
             for measure_id in followup.matched_nothing
         ]
     for partition in sorted(lagesbild_partitions(conn, wanted)):
-        recompute_lagesbild(conn, backend, partition, run_id, updated_at)
+        recompute_lagesbild(conn, backend, partition, run_id, updated_at, counts_of)
     refreshed = {a.kommunkod for a in areas or []}
     if population is not None and len(population):
         _replace_population(conn, population)
