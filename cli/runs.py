@@ -172,14 +172,15 @@ def run(
         *[(Source.ACTIVITIES, p) for p in expand(activities or [])],
     ]
 
-    api = boot_prefect_api()  # boots on the other core while this command reads and begins loading
-
     def read_run_config() -> RunConfig:
         from pipeline.config import read_config
 
         return read_config(promise_files, areas, aliases, population)
 
     config = config_or_exit(read_run_config, settings)
+    # Only a command that will run starts the orchestration (its server writes Prefect's home): it
+    # boots on the other core while this command begins loading.
+    api = boot_prefect_api()
     with handled(settings), shown_progress([p for _, p in files]):
         from pipeline.headstart import head_start
 
@@ -200,8 +201,8 @@ def nightly(config: ConfigOption, inbox: InboxOption, warehouse: WarehouseOption
     """Load the exports not loaded before (by SHA-256) and recompute the partitions they touch."""
     settings = settings_or_exit()
     target = warehouse_or_exit(warehouse, settings)
-    api = boot_prefect_api()  # boots on the other core while the inbox is looked at
     run_config = check_folders(config, inbox, settings)
+    api = boot_prefect_api()  # boots on the other core while the inbox is looked at
     with handled(settings):
         from pipeline.plan import nothing_new
 

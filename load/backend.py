@@ -127,6 +127,10 @@ class Backend:
     def publish_staging(self, conn: Connection) -> None:
         """In the merge's transaction, before it reads the staging tables."""
 
+    def staging_merged(self, conn: Connection, run_id: str) -> None:
+        """After the merge that finished the run has committed (staged rows in the database went with
+        it: `empty_staging`)."""
+
     @property
     def staging_is_per_run(self) -> bool:
         """True where staging tables belong to the run's own session (they vanish with it)."""
@@ -288,6 +292,12 @@ class DuckDBBackend(Backend):
 
     def drop_finished_staging(self, conn: Connection, finished: sa.Select[Any]) -> None:
         pass  # prepare_staging removed every earlier run's folder
+
+    def empty_staging(self, conn: Connection, run_id: str, *, alone: bool) -> None:
+        pass  # the files outlast the transaction: a merge that fails to commit leaves the run as it was
+
+    def staging_merged(self, conn: Connection, run_id: str) -> None:
+        self.drop_staged(conn, run_id)
 
     def publish_staging(self, conn: Connection) -> None:
         staged = self._staging_files()

@@ -71,7 +71,14 @@ def merge_run(
             updated_at=updated_at, population=population,
         )  # fmt: skip
         checkpoint("commit")  # everything written, the transaction not yet committed
+    if finish:
+        _staging_merged(warehouse, run_id)
     return result
+
+
+def _staging_merged(warehouse: Warehouse, run_id: str) -> None:
+    with warehouse.begin() as conn:
+        warehouse.backend.staging_merged(conn, run_id)
 
 
 def merge_backfill(
@@ -113,6 +120,7 @@ def merge_backfill(
             updated_at=updated_at,
         )
         checkpoint("commit")
+    _staging_merged(warehouse, run_id)
     return result
 
 

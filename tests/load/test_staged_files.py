@@ -13,7 +13,11 @@ import sqlalchemy as sa
 from load.staged_files import StagedFiles
 from load.staging import abandon_run, start_run
 from load.warehouse import Warehouse
+from pipeline.config import read_config
+from pipeline.run import load_exports
 from schemas import warehouse as w
+from schemas.contracts import Source
+from tests.conftest import ESKILSTUNA_2020
 
 
 def test_batches_of_differing_types_read_back_typed_as_the_table(tmp_path: Path) -> None:
@@ -91,4 +95,16 @@ def test_staging_before_a_run_began_is_a_clear_error() -> None:
     store = Warehouse("duckdb:///:memory:")
     with pytest.raises(RuntimeError, match="no run has begun staging"):
         store.backend._staging_files()  # type: ignore[attr-defined]
+    store.dispose()
+
+
+def test_a_finished_run_leaves_no_staged_file(tmp_path: Path) -> None:
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    status = sorted((ESKILSTUNA_2020 / "status").iterdir())
+    config = read_config([ESKILSTUNA_2020 / "promises.yaml"], ESKILSTUNA_2020 / "areas.geojson", None)
+    load_exports(url, [(Source.STATUS, p) for p in status], config)
+    assert not (tmp_path / "w.duckdb.staging").exists()
+    store = Warehouse(url, read_only=True)
+    with store.begin() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(w.fact_brott)).scalar_one() > 0
     store.dispose()

@@ -69,7 +69,7 @@ def test_a_run_killed_at_any_phase_changes_nothing_and_the_next_run_is_exact(
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert _snapshot(url) == before
     staging = Path(url.removeprefix("duckdb:///") + ".staging")  # DuckDB stages in files beside it
-    if backend == "duckdb" and phase in ("merge", "commit"):
+    if backend == "duckdb" and phase in ("merge", "commit"):  # the files outlast a merge not committed
         assert list(staging.rglob("*.parquet"))  # the killed run's staged rows, left on disk
 
     store = Warehouse(url)
