@@ -83,6 +83,7 @@ def read_export(export: Export) -> Iterator[TypedBatch]:
             if column.field not in raw:
                 raw[column.field] = pd.Series("", index=raw.index, dtype="str")
         typed = type_rows(export.source, raw, batch.lines) if len(batch) else _empty(export)
+        del raw  # the text, typed: not kept while the caller stages the batch
         if batch.invalid:
             invalid = pd.DataFrame(
                 {
@@ -96,6 +97,7 @@ def read_export(export: Export) -> Iterator[TypedBatch]:
                 }
             )
             typed.rejected = pd.concat([typed.rejected, invalid], ignore_index=True)[REJECTED_COLUMNS]
+        del batch
         yield typed
 
 

@@ -628,8 +628,11 @@ def _csv_batches(facts: FileFacts, keep: dict[int, str], single_line: frozenset[
                 kept_batch, kept_lines, kept_section = batch, lines, row_section
             _check_field_sizes(facts, kept_batch, kept_lines)
             columns = _columns(kept_batch, kept_section, sections, keep)
+            # Only the kept columns go on: the whole record batch is not held while they are typed.
+            del batch, kept_batch
             if len(kept_lines):
                 yield TextBatch(columns, kept_lines)
+            del columns
             extra_batch = alone.flush()
             if extra_batch is not None:
                 yield extra_batch

@@ -68,6 +68,8 @@ def stage_export(
                 counts[name] += value
             if source is Source.STORM:  # a new code is counted in the totals, matched by no measure
                 unknown_hobit.update(typed.facts.loc[~typed.facts["hobit_kand"].astype(bool), "hobit"])
+            # Staged: let go of the batch before the next is read and typed, not once it is there.
+            del typed, areas
         if audit.rows_read == 0:
             raise InputFileError(f"{path}: a header but no rows")
     except InputFileError as exc:
