@@ -8,7 +8,6 @@ marked failed and its staged rows dropped, and the warehouse is always released.
 from __future__ import annotations
 
 import shutil
-import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -25,6 +24,7 @@ from load.warehouse import Warehouse
 from load.warehouse_url import WarehouseUrl
 from pipeline import interrupt
 from pipeline.config import RunConfig
+from pipeline.memory import release_freed_memory
 from pipeline.stage import stage_export
 from schemas.contracts import Source
 from schemas.errors import DiskFullError
@@ -157,22 +157,6 @@ def merge_files(
     """The one transaction that publishes the run."""
     release_freed_memory()
     return merge_run(warehouse, run_id, promises, areas, updated_at=updated_at, population=population)
-
-
-def release_freed_memory() -> None:
-    """Before a merge: give back to the system what the reading threads freed. Arrow's pool and the C
-    heap keep freed pages for reuse, and the merge's database engine would otherwise sit on top of them
-    (a national load's peak is the staging's or the merge's, whichever is higher)."""
-    import ctypes
-    import ctypes.util
-
-    import pyarrow as pa
-
-    pa.default_memory_pool().release_unused()
-    libc = ctypes.util.find_library("c")
-    if libc and sys.platform.startswith("linux"):
-        with suppress(OSError, AttributeError):
-            ctypes.CDLL(libc).malloc_trim(0)  # glibc only
 
 
 def merge_backfill(

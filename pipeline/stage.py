@@ -14,6 +14,7 @@ from load.staging import FileAudit, drop_staged_file, record_file, stage_batch
 from load.warehouse import Warehouse
 from pipeline import interrupt, progress
 from pipeline.config import RunConfig
+from pipeline.memory import release_freed_memory
 from schemas.contracts import CONTRACTS, Source
 from schemas.errors import InputFileError, shown
 from transform.areas import area_memberships
@@ -68,8 +69,10 @@ def stage_export(
                 counts[name] += value
             if source is Source.STORM:  # a new code is counted in the totals, matched by no measure
                 unknown_hobit.update(typed.facts.loc[~typed.facts["hobit_kand"].astype(bool), "hobit"])
-            # Staged: let go of the batch before the next is read and typed, not once it is there.
+            # Staged: let go of the batch before the next is read and typed, not once it is there, and
+            # give its memory back (two threads' typing peaks otherwise add up at 12 MB batches).
             del typed, areas
+            release_freed_memory()
         if audit.rows_read == 0:
             raise InputFileError(f"{path}: a header but no rows")
     except InputFileError as exc:
