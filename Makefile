@@ -60,4 +60,4 @@ bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) demo lofte.duckdb lofte.duckdb.wal .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) demo lofte.duckdb lofte.duckdb.wal lofte.duckdb.staging .pytest_cache .mypy_cache .ruff_cache

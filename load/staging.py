@@ -1,8 +1,9 @@
 """A run's life in the warehouse: registered, its files staged one by one, then merged or abandoned.
 
-Staging commits per batch so memory stays flat; nothing a reader or an analyst sees changes until the
-run's merge (load/merge.py) commits. A run killed before then leaves only staging rows and a
-`load_run` row still marked 'running', which the next run marks 'interrupted' and clears.
+Staging is done batch by batch so memory stays flat; nothing a reader or an analyst sees changes until
+the run's merge (load/merge.py) commits. A run killed before then leaves only staged rows (DuckDB: its
+staged files) and a `load_run` row still marked 'running', which the next run marks 'interrupted' and
+clears.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ class FileAudit:
 
 def start_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
     """Register the run, and clear what runs that died left in staging (load/backend.py says where a
-    run stages: DuckDB in its own temporary tables, PostgreSQL in the shared ones)."""
+    run stages: DuckDB in Parquet files of its own, load/staged_files.py; PostgreSQL in the shared
+    staging tables)."""
     with warehouse.begin() as conn:
         warehouse.backend.prepare_staging(conn, run_id)
     with warehouse.begin() as conn:
