@@ -57,8 +57,12 @@ class _Booting(AbstractContextManager[None]):
         from prefect.settings import get_current_settings
 
         from load.faults import checkpoint
+        from pipeline import interrupt
 
-        checkpoint("orchestration")  # tests: a command held before its flow can start
+        # A Ctrl-C raised inside the imports above can be lost there (code that ignores what its
+        # finalizers or callbacks raise): the signal's flag is asked too, wherever this command waits.
+        interrupt.raise_if_interrupted()
+        checkpoint("orchestration", interrupt.raise_if_interrupted)  # tests: held before the flow starts
 
         settings = get_current_settings()
         if settings.api.url or not settings.server.ephemeral.enabled:  # a profile names a server
@@ -66,6 +70,9 @@ class _Booting(AbstractContextManager[None]):
         else:
             self.serving = self.server.serving()
         self.serving.__enter__()
+        if interrupt.requested():  # while the API was awaited: leave it as if never entered
+            self.serving.__exit__(None, None, None)
+            interrupt.raise_if_interrupted()
 
     def __exit__(self, *exc: object) -> bool | None:
         return self.serving.__exit__(*exc)  # type: ignore[arg-type]
@@ -129,9 +136,12 @@ class _TemporaryApi:
     def _wait_until_up(self) -> None:
         import httpx
 
+        from pipeline import interrupt
+
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         with httpx.Client() as client:
             while time.monotonic() < deadline:
+                interrupt.raise_if_interrupted()
                 if self.process.poll() is not None:
                     raise PrefectApiError(f"the temporary Prefect API exited with {self.process.returncode}")
                 try:
