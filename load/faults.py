@@ -17,6 +17,17 @@ from collections.abc import Callable
 PHASES = ("read", "stage", "merge", "commit")
 
 
+# Called in every pause: a command registers its interrupt flag (pipeline/interrupt.py), so a held
+# command ends on a signal even when the exception the signal raised was lost on the way (caught by
+# code that ignores what it raises) and never reached the pause.
+_every_pause: list[Callable[[], None]] = []
+
+
+def on_every_pause(check: Callable[[], None]) -> None:
+    if check not in _every_pause:
+        _every_pause.append(check)
+
+
 def checkpoint(phase: str, on_pause: Callable[[], None] | None = None) -> None:
     if os.environ.get("LOFTE_TEST_KILL_AT") == phase:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -24,5 +35,5 @@ def checkpoint(phase: str, on_pause: Callable[[], None] | None = None) -> None:
         deadline = time.monotonic() + float(os.environ.get("LOFTE_TEST_PAUSE_SECONDS", "120"))
         while time.monotonic() < deadline:
             time.sleep(0.05)  # short sleeps: an interrupt is noticed between them
-            if on_pause is not None:
-                on_pause()
+            for check in [*_every_pause, *([on_pause] if on_pause else [])]:
+                check()

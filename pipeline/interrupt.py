@@ -48,6 +48,9 @@ def install() -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _handler)
     _installed = True
+    from load.faults import on_every_pause
+
+    on_every_pause(raise_if_interrupted)  # the tests' pauses (load/faults.py) ask the flag too
 
 
 def rearm() -> None:
