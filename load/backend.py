@@ -133,7 +133,7 @@ class Backend:
 
     @property
     def staging_is_per_run(self) -> bool:
-        """True where staging tables belong to the run's own session (they vanish with it)."""
+        """True where what a run stages is its own (DuckDB: its own files), not shared with other runs."""
         return False
 
     # --- the merge -------------------------------------------------------------------------------
