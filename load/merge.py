@@ -271,43 +271,52 @@ def _merge_facts(
 ) -> tuple[set[Partition], int]:
     """Staged rows replace the facts with the same key: the later file, then the later line, wins.
 
-    The winners are ranked once into a narrow temporary table (key, partition, file and line); every
-    later statement joins it instead of ranking the staged rows again.
+    The winners are ranked once into a narrow temporary table (key, partition, file and line) where the
+    staged rows are; every later statement joins it instead of ranking the staged rows again. Only when
+    the facts hold rows do the winners' keys go where the facts are, to find the versions they replace.
     """
     fact, fact_area = FACT_TABLES[source]
     staged = FACT_STAGING[source][0]
     mine = staged.c.run_id == run_id
-    if conn.execute(sa.select(sa.func.count()).select_from(staged).where(mine)).scalar_one() == 0:
+    reader = backend.staged_rows(conn)
+    if reader.execute(sa.select(sa.func.count()).select_from(staged).where(mine)).scalar_one() == 0:
         return set(), 0
     key = CONTRACTS[source].key
     won = backend.rank_winners(conn, staged, key, mine, years)
+    winners = reader.execute(sa.select(sa.func.count()).select_from(won)).scalar_one()
+    touched = {(k, y) for k, y in reader.execute(sa.select(won.c.kommunkod, won.c.year).distinct())}
+    published = None
+    if conn.execute(sa.select(sa.exists(sa.select(1).select_from(fact)))).scalar_one():
+        published = backend.publish_winners(conn, won, key)
+        touched |= _delete_replaced(conn, fact, fact_area, published, key)
+    targets = [fact] if fact_area is None else [fact, fact_area]
+    with backend.keys_rebuilt_after(conn, targets, backend.is_bulk(conn, winners, fact)):
+        written = _insert_winners(conn, backend, run_id, source, won)
+    backend.drop_winners(conn, won, published)
+    return touched, written
+
+
+def _delete_replaced(
+    conn: Connection, fact: sa.Table, fact_area: sa.Table | None, won: sa.Table, key: tuple[str, ...]
+) -> set[Partition]:
+    """Delete the versions the winners replace (and their area memberships); their partitions."""
 
     def is_winner(table: sa.Table) -> sa.Exists:
         return sa.exists(sa.select(1).select_from(won).where(*[won.c[k] == table.c[k] for k in key]))
 
-    touched = {
-        (k, y)
-        for k, y in conn.execute(
-            sa.union(
-                sa.select(won.c.kommunkod, won.c.year),
-                sa.select(fact.c.kommunkod, fact.c.year).where(is_winner(fact)),
-            )
-        )
-    }
+    replaced = sa.select(fact.c.kommunkod, fact.c.year).where(is_winner(fact)).distinct()
+    touched = {(k, y) for k, y in conn.execute(replaced)}
     if fact_area is not None:
         conn.execute(sa.delete(fact_area).where(is_winner(fact_area)))
     conn.execute(sa.delete(fact).where(is_winner(fact)))
-    targets = [fact] if fact_area is None else [fact, fact_area]
-    with backend.keys_rebuilt_after(conn, targets, backend.is_bulk(conn, won, fact)):
-        written = _insert_winners(conn, run_id, source, won)
-    won.drop(conn)
-    return touched, int(written or 0)
+    return touched
 
 
-def _insert_winners(conn: Connection, run_id: str, source: Source, won: sa.Table) -> int:
+def _insert_winners(conn: Connection, backend: Backend, run_id: str, source: Source, won: sa.Table) -> int:
     """The winning versions into the facts, and the area memberships staged with those versions.
 
-    Within a run, (file_seq, line) names one staged row: the joins need no other column. A version's
+    The staged rows are read where they are (`Backend.staged_rows`); within a run, (file_seq, line)
+    names one staged row: the joins need no other column. A version's
     file SHA-256 comes from its file's audit row (a CASE over the run's few files: a join to
     `load_file` misled PostgreSQL's estimates into hashing the wide staged rows), a membership's key
     and partition from its version."""
@@ -322,7 +331,7 @@ def _insert_winners(conn: Connection, run_id: str, source: Source, won: sa.Table
         .select_from(staged.join(won, _same_row(staged, won)))
         .where(staged.c.run_id == run_id)
     )
-    written = conn.execute(sa.insert(fact).from_select([*columns, "file_sha256", "run_id"], winners)).rowcount
+    written = backend.insert_selected(conn, fact, [*columns, "file_sha256", "run_id"], winners)
     if fact_area is not None and staged_area is not None:
         key = CONTRACTS[source].key
         from_version = [*key, "kommunkod", "year"]
@@ -331,8 +340,8 @@ def _insert_winners(conn: Connection, run_id: str, source: Source, won: sa.Table
             .select_from(staged_area.join(won, _same_row(staged_area, won)))
             .where(staged_area.c.run_id == run_id)
         )
-        conn.execute(sa.insert(fact_area).from_select([*from_version, "layer", "area_id"], chosen))
-    return int(written or 0)
+        backend.insert_selected(conn, fact_area, [*from_version, "layer", "area_id"], chosen)
+    return written
 
 
 def _same_row(staged: sa.Table, won: sa.Table) -> sa.ColumnElement[bool]:

@@ -1,12 +1,13 @@
-"""A DuckDB run's staged rows as Parquet files, read by the merge through views of the staging tables.
+"""A run's staged rows as Parquet files, read at the merge through views named like the staging tables.
 
 Inserting a batch into DuckDB (even into a temporary table) costs about three times what writing it as
-a Parquet file does, and it holds the run's one connection meanwhile; the merge reads either as fast.
-So each staged batch is written as one file per staging table, into a folder of the run's own beside
-the warehouse file (`<file>.staging/<run id>/<table>/`; in the system's temporary folder for an
-in-memory warehouse), and at the merge a temporary view named like the staging table reads them,
-casting every column to the table's type as an insert would. A run that ends or is abandoned removes
-its folder; a killed run's folder is removed by the next run (the open file makes it the only writer).
+a Parquet file does, and it holds the run's one connection meanwhile; COPYing it into PostgreSQL's
+staging tables cost the server as much as the merge's own insert, only to be read once. So each staged
+batch is written as one file per staging table, into a folder of the run's own (`<root>/<run id>/
+<table>/`: the backend says where the root is), and at the merge a temporary DuckDB view named like the
+staging table reads them, casting every column to the table's type as an insert would. A run that ends
+or is abandoned removes its folder; a killed run's folder is removed by the next run that is the
+warehouse's only writer.
 """
 
 from __future__ import annotations
@@ -28,19 +29,24 @@ from sqlalchemy.engine import Connection
 class StagedFiles:
     """The run's staging folder: one Parquet file per staged batch and staging table."""
 
-    def __init__(self, warehouse_file: Path | None, run_id: str) -> None:
-        if warehouse_file is None:
-            self.root: Path | None = None
-            self.folder = Path(tempfile.mkdtemp(prefix="lofte-staging-"))
-        else:
-            # Every folder there is a dead run's: this process holds the warehouse file.
-            self.root = warehouse_file.with_name(warehouse_file.name + ".staging")
-            shutil.rmtree(self.root, ignore_errors=True)
-            self.folder = self.root / run_id
-            self.folder.mkdir(parents=True)
+    def __init__(self, root: Path | None, run_id: str, *, alone: bool) -> None:
+        """`root`: the warehouse's staging folder (None: a temporary folder of the run's own); `alone`:
+        this run is the warehouse's only writer, so every other run's folder there is a dead run's."""
+        self.root = root
+        self.run_id = run_id
         self._numbers = itertools.count(1)
         self._lock = threading.Lock()
         self._columns: dict[str, set[str]] = {}  # table → columns some file holds
+        if root is None:
+            self.folder = Path(tempfile.mkdtemp(prefix="lofte-staging-"))
+            return
+        if alone:
+            shutil.rmtree(root, ignore_errors=True)
+        # The facts are de-identified, but still nobody else's to read: the folders are the owner's.
+        root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.folder = root / run_id
+        shutil.rmtree(self.folder, ignore_errors=True)
+        self.folder.mkdir(mode=0o700)
 
     def write(self, table: sa.Table, frame: pd.DataFrame) -> None:
         """One batch of one table (of one input file: its `file_seq`); columns are matched by name, as

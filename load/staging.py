@@ -60,16 +60,15 @@ class FileAudit:
 
 
 def start_run(warehouse: Warehouse, run_id: str, kind: str) -> None:
-    """Register the run, and clear what runs that died left in staging (load/backend.py says where a
-    run stages: DuckDB in Parquet files of its own, load/staged_files.py; PostgreSQL in the shared
-    staging tables)."""
+    """Register the run, and clear what runs that died left in staging (a run stages in Parquet files
+    of its own, load/staged_files.py, in a folder the backend names: load/backend.py)."""
+    # Runs never overlap (DuckDB: this process holds the file; PostgreSQL: this process holds the run
+    # lock), so any other 'running' run is one that died.
+    alone = warehouse.holds_run_lock
     with warehouse.begin() as conn:
-        warehouse.backend.prepare_staging(conn, run_id)
+        warehouse.backend.prepare_staging(conn, run_id, alone=alone)
     with warehouse.begin() as conn:
         running = w.load_run.c.status == "running"
-        # Runs never overlap (DuckDB: this process holds the file; PostgreSQL: this process holds the run
-        # lock), so any other 'running' run is one that died.
-        alone = warehouse.holds_run_lock
         dead = running if alone else running & (w.load_run.c.started_at < now_utc() - STALE_AFTER)
         conn.execute(
             sa.update(w.load_run)

@@ -176,4 +176,5 @@ class Warehouse:
         if self._run_lock is not None:
             self._run_lock.close()  # ending the session's transaction releases the run lock
             self._run_lock = None
+        self.backend.close()
         self.engine.dispose()

@@ -7,6 +7,7 @@ A bad value is a one-line `ConfigError` naming the variable and what it accepts
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -27,6 +28,7 @@ _ACCEPTS = {
     "duckdb_memory_limit": "a size such as 200MB or 1GB",
     "duckdb_merge_memory_limit": "a size such as 500MB or 1GB",
     "pg_work_mem": "a size such as 256MB",
+    "staging_dir": "a folder path",
     "config_dir": "a folder path",
     "inbox_dir": "a folder path",
     "debug": "1/true/yes or 0/false/no",
@@ -54,6 +56,10 @@ class Settings(BaseSettings):
     duckdb_merge_memory_limit: str = "300MB"
     # PostgreSQL's work_mem inside the merge transaction.
     pg_work_mem: str = "256MB"
+    # Where a run on PostgreSQL stages its rows (Parquet files, about the size of the exports, removed
+    # when the run ends); unset: $XDG_CACHE_HOME/lofte/staging, else ~/.cache/lofte/staging. A DuckDB
+    # run stages beside its warehouse file.
+    staging_dir: Path | None = None
     # The folders of scheduled runs (the container's mounts by default).
     config_dir: Path = Path("/config")
     inbox_dir: Path = Path("/inbox")
@@ -82,6 +88,11 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+
+def default_staging_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return (Path(cache) if cache else Path.home() / ".cache") / "lofte" / "staging"
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

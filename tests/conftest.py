@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,6 +18,11 @@ from hypothesis import settings
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+# PostgreSQL runs stage on this machine (LOFTE_STAGING_DIR): the suite's in a folder of its own, not in
+# the user's cache; each test's database has a folder of its own inside.
+_STAGING = tempfile.mkdtemp(prefix="lofte-test-staging-")
+os.environ.setdefault("LOFTE_STAGING_DIR", _STAGING)
+atexit.register(shutil.rmtree, _STAGING, True)
 
 # CI replays a fixed set of generated examples, so a red run always reproduces; locally they vary.
 settings.register_profile("ci", derandomize=True, print_blob=True)

@@ -1,8 +1,10 @@
-"""A DuckDB run stages into Parquet files of its own, read by the merge through views typed as the
-staging tables: real files, a real DuckDB warehouse."""
+"""A run stages into Parquet files of its own, read by the merge through views typed as the staging
+tables: real files, a real DuckDB warehouse and a real PostgreSQL database."""
 
 from __future__ import annotations
 
+import json
+import stat
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,10 +16,12 @@ from load.staged_files import StagedFiles
 from load.staging import abandon_run, start_run
 from load.warehouse import Warehouse
 from pipeline.config import read_config
-from pipeline.run import load_exports
+from pipeline.run import load_exports, open_warehouse
 from schemas import warehouse as w
 from schemas.contracts import Source
+from schemas.settings import load_settings
 from tests.conftest import ESKILSTUNA_2020
+from tests.expected import assert_matches
 
 
 def test_batches_of_differing_types_read_back_typed_as_the_table(tmp_path: Path) -> None:
@@ -26,7 +30,7 @@ def test_batches_of_differing_types_read_back_typed_as_the_table(tmp_path: Path)
     folder = tmp_path / "o'brien; drop"  # quoted as a literal, never as SQL
     folder.mkdir()
     engine = sa.create_engine(f"duckdb:///{folder / 'w.duckdb'}")
-    staged = StagedFiles(folder / "w.duckdb", "run-1")
+    staged = StagedFiles(folder / "w.duckdb.staging", "run-1", alone=True)
     table = w.stg_rejected_row
     first = pd.DataFrame(
         {"run_id": "run-1", "file_seq": 1, "file_sha256": "a", "line": [2, 3], "source": "status",
@@ -68,7 +72,7 @@ def test_a_run_stages_beside_the_file_and_its_end_removes_the_files(tmp_path: Pa
     start_run(store, "run-2", "run")
     assert [p.name for p in (tmp_path / "w.duckdb.staging").iterdir()] == ["run-2"]
     frame = pd.DataFrame({"arendenummer": ["K1"], "brottsnummer": [1], "year": [2020]})
-    staged = store.backend._staging_files()  # type: ignore[attr-defined]
+    staged = store.backend._staging_files()
     staged.write(
         w.stg_brott, frame.assign(run_id="run-2", file_seq=1, line=2, datum=datetime.now(UTC).date())
     )
@@ -84,7 +88,7 @@ def test_in_memory_warehouse_stages_in_a_temporary_folder() -> None:
     store = Warehouse("duckdb:///:memory:")
     store.migrate()
     start_run(store, "run-3", "run")
-    staged = store.backend._staging_files()  # type: ignore[attr-defined]
+    staged = store.backend._staging_files()
     assert staged.folder.is_dir() and staged.root is None
     abandon_run(store, "run-3", "test")
     assert not staged.folder.exists()
@@ -94,7 +98,7 @@ def test_in_memory_warehouse_stages_in_a_temporary_folder() -> None:
 def test_staging_before_a_run_began_is_a_clear_error() -> None:
     store = Warehouse("duckdb:///:memory:")
     with pytest.raises(RuntimeError, match="no run has begun staging"):
-        store.backend._staging_files()  # type: ignore[attr-defined]
+        store.backend._staging_files()
     store.dispose()
 
 
@@ -108,3 +112,70 @@ def test_a_finished_run_leaves_no_staged_file(tmp_path: Path) -> None:
     with store.begin() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(w.fact_brott)).scalar_one() > 0
     store.dispose()
+
+
+def test_a_postgres_run_stages_on_this_machine_in_a_folder_of_the_warehouse(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """PostgreSQL: staged in LOFTE_STAGING_DIR, a folder per warehouse only its owner may read; a dead
+    run's folder goes with the next run that holds the run lock, the run's own with its end."""
+    settings = load_settings({"LOFTE_STAGING_DIR": str(tmp_path / "staging")})
+    store = open_warehouse(postgres_url, settings)  # holds the run lock
+    root = store.backend.staging_root()
+    assert root is not None and root.parent == tmp_path / "staging"
+    other = Warehouse(postgres_url.rsplit("/", 1)[0] + "/postgres", settings=settings)
+    assert other.backend.staging_root() != root  # another database: a folder of its own
+    other.dispose()
+    dead = root / "dead-run" / "stg_fact_brott"
+    dead.mkdir(parents=True)
+    (dead / "000001-00000001.parquet").write_bytes(b"left by a killed run")
+    start_run(store, "run-4", "run")
+    assert [p.name for p in root.iterdir()] == ["run-4"]
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert stat.S_IMODE((root / "run-4").stat().st_mode) == 0o700
+    frame = pd.DataFrame({"arendenummer": ["K1"], "brottsnummer": [1], "year": [2020]})
+    store.backend._staging_files().write(
+        w.stg_brott, frame.assign(run_id="run-4", file_seq=1, line=2, datum=datetime.now(UTC).date())
+    )
+    abandon_run(store, "run-4", "test")
+    assert not root.exists()
+    store.dispose()
+
+
+def test_a_postgres_run_merges_from_its_files_and_leaves_nothing(tmp_path: Path, postgres_url: str) -> None:
+    """The whole 2020 fixture into PostgreSQL: the known answers, nothing left in staging (files or
+    tables), and the same facts as the same run into DuckDB."""
+    settings = load_settings({"LOFTE_STAGING_DIR": str(tmp_path / "staging")})
+    config = read_config([ESKILSTUNA_2020 / "promises.yaml"], ESKILSTUNA_2020 / "areas.geojson", None)
+    files = [
+        (source, path)
+        for source in (Source.STATUS, Source.STORM, Source.ACTIVITIES)
+        for path in sorted((ESKILSTUNA_2020 / str(source)).iterdir())
+    ]
+    duckdb_url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    for url in (postgres_url, duckdb_url):
+        load_exports(url, files, config, settings=settings)
+    assert_matches(postgres_url, json.loads((ESKILSTUNA_2020 / "expected.json").read_text(encoding="utf-8")))
+    assert not (tmp_path / "staging").exists() or not any((tmp_path / "staging").iterdir())
+    facts = {}
+    for url in (postgres_url, duckdb_url):
+        engine = sa.create_engine(url)
+        with engine.connect() as conn:
+            facts[url] = {
+                t.name: sorted(
+                    tuple(str(v) for v in row)
+                    for row in conn.execute(sa.select(*[c for c in t.columns if c.name != "run_id"]))
+                )
+                for t in w.metadata.sorted_tables
+                if t.name.startswith("fact_") or t.name in ("rejected_row", "row_warning")
+            }
+            if url == postgres_url:
+                staged = sum(
+                    conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one()
+                    for t in w.metadata.sorted_tables
+                    if t.name.startswith("stg_")
+                )
+                assert staged == 0
+        engine.dispose()
+    assert facts[postgres_url]["fact_brott"] and facts[postgres_url]["fact_handelserapport_area"]
+    assert facts[postgres_url] == facts[duckdb_url]

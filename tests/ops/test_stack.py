@@ -36,6 +36,8 @@ def _free_port() -> int:
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LOFTE_"))}
+    if "LOFTE_STAGING_DIR" in os.environ:  # the suite's own (tests/conftest.py)
+        env["LOFTE_STAGING_DIR"] = os.environ["LOFTE_STAGING_DIR"]
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", **extra)
     return env
 

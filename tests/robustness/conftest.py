@@ -30,6 +30,8 @@ class PrefectServer:
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LOFTE_"))}
+        if "LOFTE_STAGING_DIR" in os.environ:  # the suite's own (tests/conftest.py)
+            env["LOFTE_STAGING_DIR"] = os.environ["LOFTE_STAGING_DIR"]
         env.update(
             PREFECT_HOME=str(self.home),
             PREFECT_SERVER_ANALYTICS_ENABLED="false",

@@ -11,12 +11,15 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from load.backend import backend_for
 from load.faults import PHASES
 from load.warehouse import Warehouse
+from load.warehouse_url import parse_warehouse_url
 from pipeline.config import read_config
 from pipeline.run import load_exports
 from schemas import warehouse as w
 from schemas.contracts import Source
+from schemas.settings import load_settings
 from tests.conftest import ESKILSTUNA_2020
 from tests.expected import assert_matches
 from tests.robustness.conftest import PrefectServer, run_lofte
@@ -68,8 +71,10 @@ def test_a_run_killed_at_any_phase_changes_nothing_and_the_next_run_is_exact(
     killed = run_lofte(prefect_server, *args, LOFTE_TEST_KILL_AT=phase)
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert _snapshot(url) == before
-    staging = Path(url.removeprefix("duckdb:///") + ".staging")  # DuckDB stages in files beside it
-    if backend == "duckdb" and phase in ("merge", "commit"):  # the files outlast a merge not committed
+    # DuckDB stages in files beside it, PostgreSQL in LOFTE_STAGING_DIR (tests/conftest.py)
+    staging = backend_for(parse_warehouse_url(url), load_settings()).staging_root()
+    assert staging is not None
+    if phase in ("merge", "commit"):  # the files outlast a merge not committed
         assert list(staging.rglob("*.parquet"))  # the killed run's staged rows, left on disk
 
     store = Warehouse(url)

@@ -1,5 +1,5 @@
-"""A DuckDB warehouse on a full disk: the run ends with one line naming the cause and exit code 1, and the
-next run with room is exact. A real size-limited file system (tmpfs) and real `lofte run` processes."""
+"""A full disk (a DuckDB warehouse's, or where a PostgreSQL run stages): the run ends with one line naming
+the cause and exit code 1, and the next run with room is exact. A real size-limited file system (tmpfs) and real `lofte run` processes."""
 
 from __future__ import annotations
 
@@ -95,3 +95,39 @@ def test_a_disk_that_fills_during_the_run_is_named_and_the_next_run_is_exact(
     assert_matches(url, EXPECTED)
     audit = run_lofte(prefect_server, "audit", "--warehouse", url)
     assert audit.returncode == 0 and "loaded]" in audit.stdout
+
+
+def test_no_room_to_stage_a_postgres_run_is_one_line_and_a_full_staging_disk_too(
+    small_disk: Path, prefect_server: PrefectServer, postgres_url: str
+) -> None:
+    """PostgreSQL: the run stages on this machine (LOFTE_STAGING_DIR). No room by the estimate: one line
+    before anything is written; a disk that fills while staging: one line, the run rolled back; then a
+    run with room is exact."""
+    staging = str(small_disk / "staging")
+    _resize(small_disk, "1m")  # less than the estimate's 16 MB of overhead
+    done = run_lofte(prefect_server, *RUN, "--warehouse", postgres_url, LOFTE_STAGING_DIR=staging)
+    assert done.returncode == 1
+    line = _one_line(done)
+    assert line.startswith(f"error: disk full: {small_disk}") and "needs about" in line, line
+
+    unchecked = (
+        "import sys, pipeline.run as r; r.FREE_SPACE_OVERHEAD_BYTES = 0; r.STAGING_SPACE_FACTOR = 0; "
+        "from cli import main; sys.argv[0] = 'lofte'; main()"
+    )
+    _resize(small_disk, "64k")  # the estimate turned off: the staged files fill the disk
+    filled = subprocess.run(
+        [sys.executable, "-c", unchecked, *RUN, "--warehouse", postgres_url],
+        env=prefect_server.env(LOFTE_STAGING_DIR=staging),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert filled.returncode == 1, filled.stderr
+    line = _one_line(Finished(filled.returncode, filled.stdout, filled.stderr))
+    assert line.startswith("error: disk full:") and "No space left on device" in line, line
+
+    _resize(small_disk, "64m")
+    again = run_lofte(prefect_server, *RUN, "--warehouse", postgres_url, LOFTE_STAGING_DIR=staging)
+    assert again.returncode == 0, again.stderr
+    assert_matches(postgres_url, EXPECTED)
+    assert not list(small_disk.rglob("*.parquet"))
