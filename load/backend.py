@@ -54,7 +54,7 @@ STAGING_TABLES = [t for t in w.metadata.sorted_tables if t.name.startswith("stg_
 # Staged rejected rows and warnings: few, and compared in SQL with those already published, so a
 # PostgreSQL merge COPYs them into their staging tables; the facts go from the files to their tables.
 ISSUE_STAGING = [w.stg_rejected_row, w.stg_row_warning]
-# Rows per CSV chunk of a COPY.
+# Rows per chunk of a COPY (CSV or binary): a chunk is formatted while the one before is sent.
 COPY_CHUNK_ROWS = 200_000
 
 
@@ -171,8 +171,9 @@ class Backend:
         return self._staged
 
     @property
-    def staging_is_per_run(self) -> bool:
-        """True where what a run stages is its own (DuckDB: its own files), not shared with other runs."""
+    def exclusive_writer(self) -> bool:
+        """True where the process's connection excludes every other writer (DuckDB: the open file), so
+        that it is the warehouse's only writer without a run lock."""
         return False
 
     # --- the merge -------------------------------------------------------------------------------
@@ -338,7 +339,7 @@ class DuckDBBackend(Backend):
             staged.view(conn, table)
 
     @property
-    def staging_is_per_run(self) -> bool:
+    def exclusive_writer(self) -> bool:
         return True
 
     def tune_merge(self, conn: Connection) -> None:

@@ -1,9 +1,9 @@
 """A run's life in the warehouse: registered, its files staged one by one, then merged or abandoned.
 
 Staging is done batch by batch so memory stays flat; nothing a reader or an analyst sees changes until
-the run's merge (load/merge.py) commits. A run killed before then leaves only staged rows (DuckDB: its
-staged files) and a `load_run` row still marked 'running', which the next run marks 'interrupted' and
-clears.
+the run's merge (load/merge.py) commits. A run killed before then leaves only its staged files (beside
+a DuckDB warehouse, in LOFTE_STAGING_DIR for PostgreSQL) and a `load_run` row still marked 'running',
+which the next run marks 'interrupted' and clears.
 """
 
 from __future__ import annotations

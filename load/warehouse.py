@@ -166,7 +166,7 @@ class Warehouse:
     @property
     def holds_run_lock(self) -> bool:
         """Whether this process is the warehouse's only writer for now (DuckDB: it holds the file)."""
-        return self._run_lock is not None or self.backend.staging_is_per_run
+        return self._run_lock is not None or self.backend.exclusive_writer
 
     def bulk_insert(self, conn: Connection, table: sa.Table, frame: pd.DataFrame) -> int:
         """Append a DataFrame by the backend's fast path; columns are matched by name."""

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
     duckdb_merge_memory_limit: str = "300MB"
     # PostgreSQL's work_mem inside the merge transaction.
     pg_work_mem: str = "256MB"
-    # Where a run on PostgreSQL stages its rows (Parquet files, about the size of the exports, removed
+    # Where a run on PostgreSQL stages its rows (Parquet files, well under the exports' size, removed
     # when the run ends); unset: $XDG_CACHE_HOME/lofte/staging, else ~/.cache/lofte/staging. A DuckDB
     # run stages beside its warehouse file.
     staging_dir: Path | None = None
