@@ -89,6 +89,13 @@ class Settings(BaseSettings):
     def _blank_is_unset(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @field_validator("staging_dir")
+    @classmethod
+    def _a_folder(cls, value: Path | None) -> Path | None:
+        if value is not None and value.exists() and not value.is_dir():
+            raise ValueError("not a folder")
+        return value
+
 
 def default_staging_dir() -> Path:
     cache = os.environ.get("XDG_CACHE_HOME", "").strip()

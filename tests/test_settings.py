@@ -38,6 +38,7 @@ def test_settings_come_from_lofte_variables() -> None:
         ("LOFTE_FILE_WORKERS", "0", "whole number from 1 to 32"),
         ("LOFTE_LOCK_WAIT_SECONDS", "10m", "number of seconds"),
         ("LOFTE_DUCKDB_MEMORY_LIMIT", "lots", "LOFTE_DUCKDB_MEMORY_LIMIT"),
+        ("LOFTE_STAGING_DIR", __file__, "a folder path"),  # a file, not a folder
     ],
 )
 def test_a_bad_setting_is_one_line_naming_it(name: str, value: str, said: str) -> None:
