@@ -11,9 +11,8 @@ Table and column names in raw SQL come from our own metadata only, quoted by the
 from __future__ import annotations
 
 import hashlib
-import io
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,6 @@ from typing import Any, ClassVar
 import pandas as pd
 import pgpq
 import pyarrow as pa
-import pyarrow.csv as pacsv
 import sqlalchemy as sa
 from psycopg.copy import QueuedLibpqWriter
 from sqlalchemy.engine import Connection, Engine
@@ -54,7 +52,7 @@ STAGING_TABLES = [t for t in w.metadata.sorted_tables if t.name.startswith("stg_
 # Staged rejected rows and warnings: few, and compared in SQL with those already published, so a
 # PostgreSQL merge COPYs them into their staging tables; the facts go from the files to their tables.
 ISSUE_STAGING = [w.stg_rejected_row, w.stg_row_warning]
-# Rows per chunk of a COPY (CSV or binary): a chunk is formatted while the one before is sent.
+# Rows per chunk of a COPY: a chunk is encoded while the one before is sent.
 COPY_CHUNK_ROWS = 200_000
 
 
@@ -123,7 +121,7 @@ class Backend:
             self._staged.remove()
         self._staged = StagedFiles(self.staging_root(), run_id, alone=alone)
 
-    def stage(self, begin: Callable[[], AbstractContextManager[Connection]], batch: StagedBatch) -> None:
+    def stage(self, batch: StagedBatch) -> None:
         """Stage one batch: a Parquet file per staging table it fills. Written by the reading thread
         itself: no connection is taken, and Parquet's writer runs in C++."""
         staged = self._staging_files()
@@ -433,18 +431,13 @@ class PostgresBackend(Backend):
         if frame.empty:
             return 0
         columns = [c.name for c in table.columns if c.name in frame.columns]
-        frame = frame[columns]
-        for name in columns:  # PostgreSQL reads "2.0" as no integer: integers with gaps travel as Int64
-            if isinstance(table.c[name].type, sa.Integer) and frame[name].dtype.kind == "f":
-                frame = frame.assign(**{name: frame[name].astype("Int64")})
-        rows = pa.Table.from_pandas(frame, preserve_index=False)
+        rows = pa.Table.from_pandas(frame[columns], preserve_index=False)
         return _copy(conn, table, columns, rows.to_batches(COPY_CHUNK_ROWS))
 
     def drop_staged(self, conn: Connection, run_id: str, file_seq: int | None = None) -> None:
         super().drop_staged(conn, run_id, file_seq)
         if file_seq is None:  # and what a merge of it COPYed, should a transaction have kept it
-            for table in ISSUE_STAGING:
-                conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+            _delete_issue_rows(conn, run_id)
 
     def drop_finished_staging(self, conn: Connection, finished: sa.Select[Any]) -> None:
         for table in STAGING_TABLES:
@@ -467,8 +460,8 @@ class PostgresBackend(Backend):
         reader = self.staged_rows(conn)
         for table in STAGING_TABLES:
             staged.view(reader, table)
+        _delete_issue_rows(conn, staged.run_id)
         for table in ISSUE_STAGING:
-            conn.execute(sa.delete(table).where(table.c.run_id == staged.run_id))
             columns = [c.name for c in table.columns]
             self._copy_selected(conn, table, columns, sa.select(*[table.c[c] for c in columns]))
             with _settings(conn, default_statistics_target=STAGING_STATISTICS_TARGET):
@@ -530,7 +523,7 @@ class PostgresBackend(Backend):
         query = str(rows.compile(dialect=reader.dialect, compile_kwargs={"literal_binds": True}))
         driver = reader.connection.driver_connection
         batches = driver.execute(query).to_arrow_reader(COPY_CHUNK_ROWS)  # type: ignore[union-attr]
-        return _copy_binary(conn, table, columns, batches)
+        return _copy(conn, table, columns, batches)
 
     def is_bulk(self, conn: Connection, winners: int, fact: sa.Table) -> bool:
         holds = conn.execute(
@@ -574,8 +567,7 @@ class PostgresBackend(Backend):
             names = ", ".join(conn.dialect.identifier_preparer.format_table(t) for t in STAGING_TABLES)
             conn.execute(sa.text(f"TRUNCATE {names}"))
             return
-        for table in ISSUE_STAGING:
-            conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+        _delete_issue_rows(conn, run_id)
 
 
 BACKENDS: dict[str, type[Backend]] = {"duckdb": DuckDBBackend, "postgresql": PostgresBackend}
@@ -629,33 +621,13 @@ def _keep_to_owner(conn: Connection, names: list[str]) -> None:
             continue
 
 
+def _delete_issue_rows(conn: Connection, run_id: str) -> None:
+    """The run's rejected rows and warnings COPYed into their staging tables (PostgreSQL)."""
+    for table in ISSUE_STAGING:
+        conn.execute(sa.delete(table).where(table.c.run_id == run_id))
+
+
 def _copy(conn: Connection, table: sa.Table, columns: list[str], batches: Iterable[pa.RecordBatch]) -> int:
-    """COPY Arrow batches (columns in the order of `columns`) into `table`; the number of rows."""
-    preparer = conn.dialect.identifier_preparer
-    names = ", ".join(preparer.quote(c) for c in columns)
-    # pyarrow writes the CSV in C++ (pandas' writer was the slowest step of a load): text is always
-    # quoted, so an empty string reads as '' and a missing value (unquoted, empty) as NULL.
-    statement = f"COPY {preparer.format_table(table)} ({names}) FROM STDIN WITH (FORMAT csv)"
-    options = pacsv.WriteOptions(include_header=False, quoting_style="needed")
-    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    written = 0
-    # A thread of psycopg's sends while this one reads and formats the next chunk: the server parses
-    # the COPY as fast as the two are made (one after the other, the server waited half the time).
-    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
-        for batch in batches:
-            if not batch.num_rows:
-                continue
-            chunk = pa.Table.from_batches([pa.RecordBatch.from_arrays(batch.columns, names=columns)])
-            buffer = io.BytesIO()
-            pacsv.write_csv(_short_times(chunk, table), buffer, write_options=options)
-            copy.write(buffer.getvalue())
-            written += batch.num_rows
-    return written
-
-
-def _copy_binary(
-    conn: Connection, table: sa.Table, columns: list[str], batches: Iterable[pa.RecordBatch]
-) -> int:
     """COPY Arrow batches into `table` in PostgreSQL's binary format (pgpq encodes it in Rust): the
     server parses no text, and the national crimes' COPY took 3.4 s instead of 5.8 s. Each batch is
     cast to the column types of `table` first (binary COPY takes no int8 for an int4)."""
@@ -698,21 +670,3 @@ _ARROW_TYPES: list[tuple[type[sa.types.TypeEngine[Any]], pa.DataType]] = [
     (sa.Date, pa.date32()),
     (sa.String, pa.string()),
 ]
-
-
-def _short_times(chunk: pa.Table, table: sa.Table) -> pa.Table:
-    """Dates as dates, and times without the nanoseconds they never have: pandas' datetime64[ns]
-    otherwise reaches the CSV as '2019-01-01 00:00:00.000000000', a third or more of a fact row's text."""
-    for position, name in enumerate(chunk.column_names):
-        column = chunk.column(position)
-        if not pa.types.is_timestamp(column.type):
-            continue
-        if isinstance(table.c[name].type, sa.Date):  # the date alone, as PostgreSQL reads it anyway
-            short = pa.date32()
-        else:
-            short = pa.timestamp("s", tz=column.type.tz)
-        try:  # a safe cast refuses to drop a fraction of a second: then the column is written in full
-            chunk = chunk.set_column(position, name, column.cast(short))
-        except pa.ArrowInvalid:
-            continue
-    return chunk

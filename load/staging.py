@@ -100,7 +100,7 @@ def stage_batch(
     if len(typed.warnings):
         warnings = typed.warnings.assign(file_sha256=audit.sha256, source=str(audit.source))
         frames.append((w.stg_row_warning, warnings))
-    warehouse.backend.stage(warehouse.begin, StagedBatch(run_id, audit.file_seq, frames))
+    warehouse.backend.stage(StagedBatch(run_id, audit.file_seq, frames))
 
 
 def record_file(warehouse: Warehouse, run_id: str, audit: FileAudit) -> None:

@@ -25,7 +25,7 @@ def _ns(values: list[str | None], utc: bool = False) -> pd.Series:
 
 
 def test_dates_and_times_round_trip(warehouse_url: str) -> None:
-    """PostgreSQL gets dates and whole seconds as short text; a fraction of a second is kept in full."""
+    """Dates, whole seconds and fractions of a second, with and without a time zone, as given."""
     frame = pd.DataFrame(
         {
             "day": _ns(["2019-01-01", "2019-12-31", None]),
