@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import _thread
 import signal
+import sys
 import threading
+from collections.abc import Callable
 from types import FrameType
 
 _requested = threading.Event()
@@ -35,9 +37,25 @@ def _handler(signum: int, frame: FrameType | None) -> None:
         # Raised inside the import machinery's own locking, the exception can leave the import lock held
         # for good, and every thread's next import hangs (met with files staging while the main thread
         # imported Prefect). Raised again a moment later, outside it.
-        threading.Timer(0.02, _thread.interrupt_main, args=(signum,)).start()
+        _later(signum)
         return
     raise Interrupted(signum)
+
+
+def _later(signum: int) -> None:
+    threading.Timer(0.02, _thread.interrupt_main, args=(signum,)).start()
+
+
+def _unraisable(hook: Callable[[sys.UnraisableHookArgs], object]) -> Callable[[sys.UnraisableHookArgs], None]:
+    def unraisable(info: sys.UnraisableHookArgs) -> None:
+        if isinstance(info.exc_value, Interrupted):
+            # The signal landed in a finalizer (a weakref callback, a __del__), where Python prints the
+            # exception and drops it: raised again a moment later, where the main thread can take it.
+            _later(info.exc_value.signum)
+            return
+        hook(info)
+
+    return unraisable
 
 
 def install() -> None:
@@ -47,6 +65,8 @@ def install() -> None:
         return
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, _handler)
+    if not _installed:
+        sys.unraisablehook = _unraisable(sys.unraisablehook)
     _installed = True
     from load.faults import on_every_pause
 

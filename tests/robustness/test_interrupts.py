@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -160,3 +161,40 @@ def test_sigterm_while_the_merge_waits_on_a_lock(
     assert took < 15
     runs, staged = _after(postgres_url)
     assert [status for status, _ in runs] == ["interrupted"] and staged == 0
+
+
+FINALISER_TAKES_THE_SIGNAL = """
+import signal, time
+from pipeline import interrupt
+
+interrupt.install()
+
+
+class Finalised:
+    def __del__(self):  # the signal arrives while Python runs a finaliser, as met inside Prefect's imports
+        signal.raise_signal(signal.SIGINT)
+        sum(range(1000))
+
+
+try:
+    Finalised()
+    time.sleep(10)
+    print("lost")
+except interrupt.Interrupted as exc:
+    print("interrupted", exc.signum)
+"""
+
+
+def test_a_signal_landing_in_a_finaliser_still_interrupts_the_command(tmp_path: Path) -> None:
+    """Python prints and drops an exception raised in a finaliser (a __del__, a weakref callback): the
+    Ctrl-C must still reach the main thread, with nothing printed (a CI run once showed the traceback)."""
+    script = tmp_path / "finaliser.py"
+    script.write_text(FINALISER_TAKES_THE_SIGNAL)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=Path(__file__).parents[2],
+    )
+    assert (done.stdout.strip(), done.stderr) == ("interrupted 2", "")
