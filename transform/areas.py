@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import shapely
 from pyproj import Transformer
 from shapely.geometry.base import BaseGeometry
@@ -72,6 +73,8 @@ class AreaIndex:
         never = np.datetime64("NaT")
         self._from = np.array([np.datetime64(a.valid_from) if a.valid_from else never for a in self.areas])
         self._to = np.array([np.datetime64(a.valid_to) if a.valid_to else never for a in self.areas])
+        self._layer = pa.array([a.layer for a in self.areas], pa.string())
+        self._area_id = pa.array([a.area_id for a in self.areas], pa.string())
 
     def layers(self) -> set[str]:
         return {a.layer for a in self.areas}
@@ -87,38 +90,44 @@ class AreaIndex:
         At most one area per layer and row (areas of a layer never overlap; if a file breaks that, the
         first area by area_id wins, deterministically).
         """
-        positions: list[np.ndarray] = []
-        layers: list[str] = []
-        area_ids: list[str] = []
-        if not self.areas or len(nord) == 0:
-            return pd.DataFrame({"position": [], "layer": [], "area_id": []})
-        has_point = ~(np.isnan(nord) | np.isnan(ost))
-        kommun = kommunkod.to_numpy(dtype=object)
-        # One comparison of Python strings per kommun, not per area (a kommun has dozens of areas).
-        in_kommun = {k: has_point & (kommun == k) for k in {a.kommunkod for a in self.areas}}
-        day = datum.to_numpy(dtype="datetime64[D]")
-        taken: dict[str, np.ndarray] = {}
-        for i, area in enumerate(self.areas):
-            minx, miny, maxx, maxy = self._bounds[i]
-            candidate = in_kommun[area.kommunkod].copy()
-            candidate &= (ost >= minx) & (ost <= maxx) & (nord >= miny) & (nord <= maxy)
-            if area.valid_from:
-                candidate &= day >= self._from[i]
-            if area.valid_to:
-                candidate &= day <= self._to[i]
-            layer_taken = taken.setdefault(area.layer, np.zeros(len(nord), dtype=bool))
-            candidate &= ~layer_taken
-            index = np.flatnonzero(candidate)
-            if not len(index):
-                continue
-            inside = index[shapely.contains_xy(self._polygons[i], ost[index], nord[index])]
-            layer_taken[inside] = True
-            positions.append(inside)
-            layers.extend([area.layer] * len(inside))
-            area_ids.extend([area.area_id] * len(inside))
-        if not positions:
-            return pd.DataFrame({"position": np.array([], dtype=np.int64), "layer": [], "area_id": []})
-        return pd.DataFrame({"position": np.concatenate(positions), "layer": layers, "area_id": area_ids})
+        positions: list[np.ndarray] = [np.array([], dtype=np.int64)]
+        areas: list[np.ndarray] = [np.array([], dtype=np.int32)]  # the row's area: its index in self.areas
+        if self.areas and len(nord):
+            has_point = ~(np.isnan(nord) | np.isnan(ost))
+            # Compared in Arrow, once per kommun (a kommun has dozens of areas): no Python string per row,
+            # so the two files' threads do not take turns here.
+            in_kommun = {
+                k: has_point & (kommunkod == k).to_numpy(dtype=bool, na_value=False)
+                for k in {a.kommunkod for a in self.areas}
+            }
+            day = datum.to_numpy(dtype="datetime64[D]")
+            taken: dict[str, np.ndarray] = {}
+            for i, area in enumerate(self.areas):
+                minx, miny, maxx, maxy = self._bounds[i]
+                candidate = in_kommun[area.kommunkod].copy()
+                candidate &= (ost >= minx) & (ost <= maxx) & (nord >= miny) & (nord <= maxy)
+                if area.valid_from:
+                    candidate &= day >= self._from[i]
+                if area.valid_to:
+                    candidate &= day <= self._to[i]
+                layer_taken = taken.setdefault(area.layer, np.zeros(len(nord), dtype=bool))
+                candidate &= ~layer_taken
+                index = np.flatnonzero(candidate)
+                if not len(index):
+                    continue
+                inside = index[shapely.contains_xy(self._polygons[i], ost[index], nord[index])]
+                layer_taken[inside] = True
+                positions.append(inside)
+                areas.append(np.full(len(inside), i, dtype=np.int32))
+        area = pa.array(np.concatenate(areas))
+        # Layer and area_id taken in Arrow from the few areas' own, as the frame's text columns.
+        return pd.DataFrame(
+            {
+                "position": np.concatenate(positions),
+                "layer": pd.array(self._layer.take(area), dtype="str"),
+                "area_id": pd.array(self._area_id.take(area), dtype="str"),
+            }
+        )
 
 
 def _project(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,6 +141,6 @@ def area_memberships(facts: pd.DataFrame, index: AreaIndex, key: tuple[str, ...]
         facts["kommunkod"], facts["datum"], facts["nord"].to_numpy(), facts["ost"].to_numpy()
     )
     rows = facts[[*key, "line"]].take(found["position"].to_numpy()).reset_index(drop=True)
-    rows["layer"] = found["layer"].to_numpy()
-    rows["area_id"] = found["area_id"].to_numpy()
+    rows["layer"] = found["layer"].array  # as they are: through NumPy each would become a Python string
+    rows["area_id"] = found["area_id"].array
     return rows
