@@ -125,9 +125,11 @@ class Backend:
         """Stage one batch: a Parquet file per staging table it fills. Written by the reading thread
         itself: no connection is taken, and Parquet's writer runs in C++."""
         staged = self._staging_files()
+        if batch.run_id != staged.run_id:  # the folder's files are read as its run's (StagedFiles.view)
+            raise RuntimeError(f"a batch of run {batch.run_id} staged while run {staged.run_id} stages")
         for table, frame in batch.frames:
             if len(frame):
-                staged.write(table, frame.assign(run_id=batch.run_id, file_seq=batch.file_seq))
+                staged.write(table, frame, batch.file_seq)
 
     def drop_staged(self, conn: Connection, run_id: str, file_seq: int | None = None) -> None:
         """Drop a run's staged rows (of one of its files, with `file_seq`)."""

@@ -19,6 +19,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -48,15 +49,17 @@ class StagedFiles:
         shutil.rmtree(self.folder, ignore_errors=True)
         self.folder.mkdir(mode=0o700)
 
-    def write(self, table: sa.Table, frame: pd.DataFrame) -> None:
-        """One batch of one table (of one input file: its `file_seq`); columns are matched by name, as
-        an insert would."""
-        file_seq = int(frame["file_seq"].iloc[0])
-        columns = [c.name for c in table.columns if c.name in frame.columns]
-        rows = pa.Table.from_pandas(frame[columns], preserve_index=False).replace_schema_metadata(None)
+    def write(self, table: sa.Table, frame: pd.DataFrame, file_seq: int) -> None:
+        """One batch of one table, of the input file `file_seq`; columns are matched by name, as an
+        insert would. The run's id is not written: every file in the folder is the run's (`view`)."""
+        columns = [c.name for c in table.columns if c.name in frame.columns and c.name not in _IMPLIED]
+        rows = pa.Table.from_pandas(frame, columns=columns, preserve_index=False).replace_schema_metadata(
+            None
+        )
+        rows = rows.append_column("file_seq", pa.array(np.full(rows.num_rows, file_seq, dtype=np.int64)))
         with self._lock:
             number = next(self._numbers)
-            self._columns.setdefault(table.name, set()).update(columns)
+            self._columns.setdefault(table.name, set()).update([*columns, "file_seq"])
         folder = self.folder / table.name
         folder.mkdir(exist_ok=True)
         # Named by the input file's sequence number: a file found unreadable part-way drops its own.
@@ -72,9 +75,14 @@ class StagedFiles:
         files = sorted((self.folder / table.name).glob("*.parquet"))
         written = self._columns.get(table.name, set())
         preparer = conn.dialect.identifier_preparer
+
+        def value(column: str) -> str:
+            if column == "run_id":
+                return _literal(self.run_id)
+            return preparer.quote(column) if files and column in written else "NULL"
+
         columns = ", ".join(
-            f"CAST({preparer.quote(c.name) if files and c.name in written else 'NULL'} AS "
-            f"{c.type.compile(dialect=conn.dialect)}) AS {preparer.quote(c.name)}"
+            f"CAST({value(c.name)} AS {c.type.compile(dialect=conn.dialect)}) AS {preparer.quote(c.name)}"
             for c in table.columns
         )
         if files:
@@ -90,6 +98,9 @@ class StagedFiles:
         if self.root is not None:
             with contextlib.suppress(OSError):  # empty now, unless someone else's file lies there
                 self.root.rmdir()
+
+
+_IMPLIED = ("run_id", "file_seq")  # the folder's run; the file's number, written by `write` itself
 
 
 def _literal(text: str) -> str:

@@ -33,15 +33,15 @@ def test_batches_of_differing_types_read_back_typed_as_the_table(tmp_path: Path)
     staged = StagedFiles(folder / "w.duckdb.staging", "run-1", alone=True)
     table = w.stg_rejected_row
     first = pd.DataFrame(
-        {"run_id": "run-1", "file_seq": 1, "file_sha256": "a", "line": [2, 3], "source": "status",
+        {"run_id": "another run's id, never written", "file_seq": 9, "file_sha256": "a", "line": [2, 3], "source": "status",
          "reason": ["x", "y"], "kommunkod": ["0484", None], "year": pd.array([2020, None], dtype="Int64")}
     )  # fmt: skip
     second = pd.DataFrame(
-        {"run_id": "run-1", "file_seq": 2, "file_sha256": "b", "line": [7.0], "source": "storm",
+        {"file_sha256": "b", "line": [7.0], "source": "storm",
          "reason": ["z"], "kommunkod": [None], "year": [float("nan")]}
     )  # fmt: skip
-    staged.write(table, first)
-    staged.write(table, second)
+    staged.write(table, first, 1)
+    staged.write(table, second, 2)
     with engine.begin() as conn:
         staged.view(conn, w.stg_brott)  # nothing staged for it: a view of no rows
         assert conn.execute(sa.select(sa.func.count()).select_from(w.stg_brott)).scalar_one() == 0
@@ -49,8 +49,10 @@ def test_batches_of_differing_types_read_back_typed_as_the_table(tmp_path: Path)
         rows = conn.execute(
             sa.select(table.c.file_seq, table.c.line, table.c.kommunkod, table.c.year).order_by(table.c.line)
         ).all()
+        runs = conn.execute(sa.select(table.c.run_id).distinct()).scalars().all()
         types = conn.exec_driver_sql("SELECT typeof(line), typeof(year) FROM stg_rejected_row LIMIT 1").one()
     assert rows == [(1, 2, "0484", 2020), (1, 3, None, None), (2, 7, None, None)]
+    assert runs == ["run-1"]  # the folder's run, and the file's number as `write` was told
     assert types == ("INTEGER", "INTEGER")
 
     staged.drop(2)
@@ -73,9 +75,7 @@ def test_a_run_stages_beside_the_file_and_its_end_removes_the_files(tmp_path: Pa
     assert [p.name for p in (tmp_path / "w.duckdb.staging").iterdir()] == ["run-2"]
     frame = pd.DataFrame({"arendenummer": ["K1"], "brottsnummer": [1], "year": [2020]})
     staged = store.backend._staging_files()
-    staged.write(
-        w.stg_brott, frame.assign(run_id="run-2", file_seq=1, line=2, datum=datetime.now(UTC).date())
-    )
+    staged.write(w.stg_brott, frame.assign(line=2, datum=datetime.now(UTC).date()), 1)
     assert list((tmp_path / "w.duckdb.staging" / "run-2").rglob("*.parquet"))
     abandon_run(store, "run-2", "test")
     assert not (tmp_path / "w.duckdb.staging").exists()
@@ -134,9 +134,7 @@ def test_a_postgres_run_stages_on_this_machine_in_a_folder_of_the_warehouse(
     assert stat.S_IMODE(root.stat().st_mode) == 0o700
     assert stat.S_IMODE((root / "run-4").stat().st_mode) == 0o700
     frame = pd.DataFrame({"arendenummer": ["K1"], "brottsnummer": [1], "year": [2020]})
-    store.backend._staging_files().write(
-        w.stg_brott, frame.assign(run_id="run-4", file_seq=1, line=2, datum=datetime.now(UTC).date())
-    )
+    store.backend._staging_files().write(w.stg_brott, frame.assign(line=2, datum=datetime.now(UTC).date()), 1)
     abandon_run(store, "run-4", "test")
     assert not root.exists()
     store.dispose()
