@@ -177,10 +177,10 @@ def run(
 
         return read_config(promise_files, areas, aliases, population)
 
-    config = config_or_exit(read_run_config, settings)
-    # Only a command that will run starts the orchestration (its server writes Prefect's home): it
-    # boots on the other core while this command begins loading.
+    # The orchestration boots on the other core while this command reads its configuration and begins
+    # loading; a configuration found wrong stops it at exit (flows/prefect_api.py), a second later.
     api = boot_prefect_api()
+    config = config_or_exit(read_run_config, settings)
     with handled(settings), shown_progress([p for _, p in files]):
         from pipeline.headstart import head_start
 

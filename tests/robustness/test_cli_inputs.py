@@ -5,6 +5,7 @@ in every input appears in no warehouse table, log line, artifact or report."""
 from __future__ import annotations
 
 import os
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from load.warehouse import Warehouse
 from schemas import warehouse as w
 from tests.conftest import ESKILSTUNA_2020
 from tests.expected import scan_warehouse
-from tests.robustness.conftest import PrefectServer, run_lofte
+from tests.robustness.conftest import LOFTE, PrefectServer, run_lofte
 from tests.robustness.corpus import (
     PII_MARKERS,
     STORM_HEADER,
@@ -158,3 +159,37 @@ def test_untrusted_inputs_are_named_and_nothing_is_swallowed(
     )
     assert "rejected: unbalanced quote: 1 row, line 12" in done.stdout
     assert [line for line in output.splitlines() if line.startswith(forged)] == []
+
+
+def _temporary_apis(home: Path) -> list[int]:
+    """Processes of a command's temporary Prefect API (flows/prefect_api.py) over this Prefect home."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            environ = (proc / "environ").read_bytes().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if b"PREFECT__SERVER_EPHEMERAL=1" in environ and f"PREFECT_HOME={home}".encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
+def test_a_wrong_promises_file_is_one_line_and_stops_the_orchestration_begun_meanwhile(
+    tmp_path: Path, prefect_server: PrefectServer
+) -> None:
+    """The temporary API boots while the configuration is read: a wrong file ends the command at once,
+    and the API it began goes with it."""
+    promises = tmp_path / "promises.yaml"
+    promises.write_text("kommunkod: [0484\n", encoding="utf-8")
+    env = prefect_server.env()
+    env.pop("PREFECT_API_URL", None)
+    done = subprocess.run(
+        [str(LOFTE), "run", "--promises", str(promises), "--areas", str(ESKILSTUNA_2020 / "areas.geojson"),
+         "--status", str(ESKILSTUNA_2020 / "status"), "--warehouse", f"duckdb:///{tmp_path / 'w.duckdb'}"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"error: {promises}:2:1: not valid YAML"), done.stderr
+    assert _temporary_apis(prefect_server.home) == []
+    assert not (tmp_path / "w.duckdb").exists()  # nothing was begun
