@@ -6,8 +6,8 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.compute as pc
 
 from transform.arrowtext import arrow, digits_of, series, strip
@@ -36,8 +36,10 @@ def pad_code4(code: str) -> str | None:
 def _per_distinct(values: pd.Series, scalar: Callable[[str], str]) -> pd.Series:
     """Apply a scalar rule once per distinct value: exports repeat a few codes and names many times."""
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([scalar(str(u)) for u in uniques] + [None], dtype=object)
-    return pd.Series(mapped[codes], index=values.index, dtype="str")
+    mapped = pa.array([scalar(str(u)) for u in uniques], pa.string())
+    # Taken in Arrow (a missing value's code is -1: null): no Python string per row.
+    taken = mapped.take(pa.array(codes, mask=codes < 0))
+    return pd.Series(pd.array(taken, dtype="str"), index=values.index)
 
 
 def fold_hobit_series(values: pd.Series) -> pd.Series:
