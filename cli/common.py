@@ -231,8 +231,9 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def config_or_exit(read: Callable[[], T], settings: Settings) -> T:
-    """The run's configuration files read and checked before the orchestration starts (seconds, not the
-    tens of seconds a Prefect start costs): a bad file is its one line and exit 1."""
+    """The run's configuration files read and checked before any flow starts (a second, not the tens of
+    seconds a Prefect start costs): a bad file is its one line and exit 1, and a temporary API already
+    booting stops with the command (flows/prefect_api.py)."""
     with handled(settings):
         return read()
     raise AssertionError("unreachable")  # pragma: no cover  (handled() exits on every error)
