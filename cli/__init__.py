@@ -9,16 +9,14 @@ import threading
 from cli import analyst, audit, lagesbild, runs, sample
 from cli.common import app
 from pipeline import interrupt
+from pipeline.memory import GC_THRESHOLDS
 
 __all__ = ["analyst", "app", "audit", "lagesbild", "main", "runs", "sample"]
 
 
 def main() -> None:
     interrupt.install()  # before anything slow: a Ctrl-C while Prefect boots ends cleanly too
-    # A national load allocates millions of objects (Prefect's imports, the typed batches) and makes few
-    # cycles: at Python's default thresholds the collector ran about 770 times, 0.7 s in all with every
-    # thread stopped; at these, 9 times and 0.2 s (`make bench`, shared x1000).
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         app()
         code: object = 0

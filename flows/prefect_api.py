@@ -23,6 +23,8 @@ import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 
+from pipeline.memory import GC_THRESHOLDS
+
 STARTUP_TIMEOUT_S = float(os.environ.get("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120"))
 
 
@@ -78,11 +80,10 @@ class _Booting(AbstractContextManager[None]):
         return self.serving.__exit__(*exc)  # type: ignore[arg-type]
 
 
-# `python -m uvicorn`, as Prefect starts its temporary server, but with the garbage collector's thresholds
-# of the command (cli/__init__.py): the server's imports build a million objects, and its boot took
-# 0.5 s less CPU this way, on the core the command's reading threads share with it.
+# `python -m uvicorn`, as Prefect starts its temporary server, but with the command's garbage-collector
+# thresholds: the server's imports build a million objects, on the core the reading threads share.
 _UVICORN = (
-    "import gc, runpy; gc.set_threshold(50_000, 20, 100); "
+    f"import gc, runpy; gc.set_threshold{GC_THRESHOLDS}; "
     "runpy.run_module('uvicorn', run_name='__main__', alter_sys=True)"
 )
 

@@ -24,6 +24,15 @@ _STAGING = tempfile.mkdtemp(prefix="lofte-test-staging-")
 os.environ.setdefault("LOFTE_STAGING_DIR", _STAGING)
 atexit.register(shutil.rmtree, _STAGING, True)
 
+
+def command_env() -> dict[str, str]:
+    """The environment for a `lofte` process a test starts: none of this machine's Prefect or lofte
+    settings, except the suite's own staging folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LOFTE_"))}
+    env["LOFTE_STAGING_DIR"] = os.environ["LOFTE_STAGING_DIR"]
+    return env
+
+
 # CI replays a fixed set of generated examples, so a red run always reproduces; locally they vary.
 settings.register_profile("ci", derandomize=True, print_blob=True)
 if os.environ.get("CI"):

@@ -6,7 +6,6 @@ both processes with SIGTERM as `docker compose stop` does."""
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -22,6 +21,7 @@ import sqlalchemy as sa
 
 from sample.generator import write_sample
 from schemas import warehouse as w
+from tests.conftest import command_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.flow]
 PREFECT = Path(sys.executable).parent / "prefect"
@@ -35,9 +35,7 @@ def _free_port() -> int:
 
 
 def _env(home: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LOFTE_"))}
-    if "LOFTE_STAGING_DIR" in os.environ:  # the suite's own (tests/conftest.py)
-        env["LOFTE_STAGING_DIR"] = os.environ["LOFTE_STAGING_DIR"]
+    env = command_env()
     env.update(PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false", DO_NOT_TRACK="1", **extra)
     return env
 

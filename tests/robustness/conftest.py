@@ -7,7 +7,6 @@ fall back to the temporary one (slower, same behaviour).
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import command_env
+
 LOFTE = Path(sys.executable).parent / "lofte"
 PREFECT = Path(sys.executable).parent / "prefect"
 
@@ -29,9 +30,7 @@ class PrefectServer:
     api_url: str | None
 
     def env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LOFTE_"))}
-        if "LOFTE_STAGING_DIR" in os.environ:  # the suite's own (tests/conftest.py)
-            env["LOFTE_STAGING_DIR"] = os.environ["LOFTE_STAGING_DIR"]
+        env = command_env()
         env.update(
             PREFECT_HOME=str(self.home),
             PREFECT_SERVER_ANALYTICS_ENABLED="false",

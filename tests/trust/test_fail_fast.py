@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 import cli.runs
 import sample.generator
 from cli import app
-from tests.conftest import ESKILSTUNA_2020
+from tests.conftest import ESKILSTUNA_2020, command_env
 
 LOFTE = Path(sys.executable).parent / "lofte"
 LIMIT_SECONDS = 5.0
@@ -36,7 +36,7 @@ AREAS = ESKILSTUNA_2020 / "areas.geojson"
 
 def _lofte(cwd: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], float]:
     """The finished command and the CPU seconds (user + system) it used."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "LOFTE_"))}
+    env = command_env()
     env.update(COLUMNS="200", PREFECT_HOME=str(cwd / "prefect-home"))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
