@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
@@ -54,6 +55,16 @@ def test_batches_of_differing_types_read_back_typed_as_the_table(tmp_path: Path)
     assert rows == [(1, 2, "0484", 2020), (1, 3, None, None), (2, 7, None, None)]
     assert runs == ["run-1"]  # the folder's run, and the file's number as `write` was told
     assert types == ("INTEGER", "INTEGER")
+
+    # Statistics for the numbers the merge filters on, none for text (the costly ones to write).
+    written = pq.ParquetFile(next((staged.folder / table.name).glob("000001-*.parquet"))).metadata.row_group(
+        0
+    )
+    statistics = {
+        written.column(i).path_in_schema: written.column(i).statistics for i in range(written.num_columns)
+    }
+    assert statistics["line"] is not None and (statistics["line"].min, statistics["line"].max) == (2, 3)
+    assert statistics["file_seq"] is not None and statistics["reason"] is None
 
     staged.drop(2)
     with engine.begin() as conn:
