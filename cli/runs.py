@@ -273,9 +273,10 @@ def report_summary(summary: RunSummary) -> None:
             continue
         counts = f"{audit.rows_read} rows read, {audit.rows_loaded} loaded, {audit.rows_rejected} rejected"
         out.print(f"{name}: {counts}", highlight=False)
-        for reason, lines in sorted(audit.rejection_reasons.items()):
-            shown_lines = ", ".join(str(n) for n in lines[:10]) + (", …" if len(lines) > 10 else "")
-            rows = "1 row, line" if len(lines) == 1 else f"{len(lines)} rows, lines"
+        for reason, rejected in sorted(audit.rejection_reasons.items()):
+            more = ", …" if rejected.rows > len(rejected.first) else ""
+            shown_lines = ", ".join(str(n) for n in rejected.first) + more
+            rows = "1 row, line" if rejected.rows == 1 else f"{rejected.rows} rows, lines"
             out.print(f"  rejected: {escape(shown(reason))}: {rows} {shown_lines}", highlight=False)
         for warning in audit.warnings:
             out.print(f"  [yellow]warning:[/] {escape(shown(warning))}", highlight=False)

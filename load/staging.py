@@ -30,6 +30,25 @@ STALE_AFTER = timedelta(hours=12)
 
 
 @dataclass
+class RejectedLines:
+    """A file's rows rejected for one reason: how many, and the first lines (every one of them is in
+    `rejected_row`). Not the whole list: a run's summary travels through Prefect, which walks every
+    value of a task's parameters and a flow's result (5 s per million line numbers, three times)."""
+
+    rows: int = 0
+    first: list[int] = field(default_factory=list)
+
+    def add(self, lines: pd.Series) -> None:
+        """A batch's lines, batches in file order."""
+        self.rows += len(lines)
+        if len(self.first) < FIRST_LINES_KEPT:
+            self.first.extend(int(x) for x in lines.iloc[: FIRST_LINES_KEPT - len(self.first)])
+
+
+FIRST_LINES_KEPT = 10  # as many as the command's output shows
+
+
+@dataclass
 class FileAudit:
     """What one input file gave: rows_read = rows_loaded + rows_rejected."""
 
@@ -46,7 +65,7 @@ class FileAudit:
     status: str = "reading"  # reading | staged | unreadable | loaded
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
-    rejection_reasons: dict[str, list[int]] = field(default_factory=dict)  # reason → lines
+    rejection_reasons: dict[str, RejectedLines] = field(default_factory=dict)
     values_redacted: int = 0  # text values in which a personnummer was replaced
 
     def add(self, typed: TypedBatch) -> None:
@@ -56,7 +75,7 @@ class FileAudit:
         self.values_redacted += typed.values_redacted
         self.rows_with_warnings += int(typed.warnings["line"].nunique()) if len(typed.warnings) else 0
         for reason, lines in typed.rejected.groupby("reason")["line"]:
-            self.rejection_reasons.setdefault(str(reason), []).extend(int(x) for x in lines)
+            self.rejection_reasons.setdefault(str(reason), RejectedLines()).add(lines)
 
 
 def start_run(warehouse: Warehouse, run_id: str, kind: str) -> None:

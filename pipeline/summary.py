@@ -45,9 +45,9 @@ def summary_markdown(warehouse: Warehouse, summary: RunSummary) -> str:
             f"| {name} | {a.source} | {a.rows_read} | {a.rows_loaded} | {a.rows_rejected} | {state} |"
         )
     rejections = [
-        f"- {_cell(Path(a.path).name)}: {_cell(reason)}: {len(rows)} rows"
+        f"- {_cell(Path(a.path).name)}: {_cell(reason)}: {rejected.rows} rows"
         for a in summary.audits
-        for reason, rows in sorted(a.rejection_reasons.items())
+        for reason, rejected in sorted(a.rejection_reasons.items())
     ]
     if rejections:
         lines += ["", "## Rejected rows", "", *rejections]
