@@ -190,15 +190,35 @@ class Backend:
         years: set[int] | None,
     ) -> sa.Table:
         """The winning version of each key (the later file, then the later line) into a narrow temporary
-        table where the staged rows are (`staged_rows`): key, partition and (file_seq, line), which name
-        the staged row."""
-        latest_first = [staged.c.file_seq.desc(), staged.c.line.desc()]
-        rank = sa.func.row_number().over(partition_by=[staged.c[k] for k in key], order_by=latest_first)
-        ranked = sa.select(*_winner_columns(staged, key), rank.label("rank")).where(mine).subquery("ranked")
-        winning = [ranked.c.rank == 1]
+        table where the staged rows are (`staged_rows`, DuckDB on either backend): key, partition and
+        (file_seq, line), which name the staged row.
+
+        Grouped by key, not ranked by a window: each key's latest (file_seq, line), packed in one
+        number, and the partition of that row (`arg_max_null`: a NULL there is the winner's, where
+        `arg_max` would skip to an older version's value). 0.6 s instead of 0.8-1.0 s for the 2.56 M
+        staged crimes of the replicated national sample."""
+        latest_of = (sa.cast(staged.c.file_seq, sa.BigInteger).op("<<")(32)).op("|")(staged.c.line)
+        keys = [staged.c[k] for k in key]
+        carried = [c for c in _winner_columns(staged, key) if c.name not in (*key, "file_seq", "line")]
+        grouped = (
+            sa.select(
+                *keys,
+                *[sa.func.arg_max_null(c, latest_of, type_=c.type).label(c.name) for c in carried],
+                sa.func.max(latest_of).label("latest"),
+            )
+            .where(mine)
+            .group_by(*keys)
+            .subquery("grouped")
+        )
+        latest = grouped.c.latest
+        winners = sa.select(
+            *[grouped.c[k] for k in key],
+            *[grouped.c[c.name] for c in carried],
+            sa.cast(latest.op(">>")(32), sa.Integer).label("file_seq"),
+            sa.cast(latest.op("&")(0xFFFFFFFF), sa.Integer).label("line"),
+        )
         if years is not None:
-            winning.append(ranked.c.year.in_(sorted(years)))
-        winners = sa.select(*[ranked.c[c.name] for c in _winner_columns(staged, key)]).where(*winning)
+            winners = winners.where(grouped.c.year.in_(sorted(years)))
         create = CreateTableAs(winners, f"lofte_won_{staged.name}", temporary=True)
         self.staged_rows(conn).execute(create)
         return create.table
