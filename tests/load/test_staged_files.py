@@ -57,11 +57,10 @@ def test_batches_of_differing_types_read_back_typed_as_the_table(tmp_path: Path)
     assert types == ("INTEGER", "INTEGER")
 
     # Statistics for the numbers the merge filters on, none for text (the costly ones to write).
-    written = pq.ParquetFile(next((staged.folder / table.name).glob("000001-*.parquet"))).metadata.row_group(
-        0
-    )
+    first_file = next((staged.folder / table.name).glob("000001-*.parquet"))
+    group = pq.ParquetFile(first_file).metadata.row_group(0)
     statistics = {
-        written.column(i).path_in_schema: written.column(i).statistics for i in range(written.num_columns)
+        group.column(i).path_in_schema: group.column(i).statistics for i in range(group.num_columns)
     }
     assert statistics["line"] is not None and (statistics["line"].min, statistics["line"].max) == (2, 3)
     assert statistics["file_seq"] is not None and statistics["reason"] is None
